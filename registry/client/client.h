@@ -29,8 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <msgpack.h>
-
+#include "proto.h"
 #include "reg_common.h"
 #include "state.h"
 
@@ -78,34 +77,29 @@ struct cl_options {
     uint64_t client_id;             /* dedup id; 0 = random 64-bit */
 };
 
-/* Answer of one call. Owns its decoded result; release with
- * cl_response_free (safe on a zeroed or already-freed response). */
+/* Answer of one call. Owns the response frame its views point into;
+ * release with cl_response_free (safe on a zeroed or already-freed one). */
 struct cl_response {
     int code;                       /* REG_OK or an enum reg_err value */
     char message[REG_ERRMSG_SIZE];  /* server's or the client's detail */
     bool has_result;
-    msgpack_object result;          /* the result map (valid if has_result) */
+    struct proto_val result;        /* the result map, for proto's decoders
+                                       (valid if has_result) */
     uint64_t index;                 /* raft index of the answer, 0 if none */
     uint64_t leader_id;             /* last leader hint seen, 0 if none */
     char leader_addr[ST_ADDR_MAX + 1]; /* its client address, "" if none */
     uint64_t node_raft_id;          /* raft id of the node that answered */
     uint64_t seq;                   /* seq used (writes), 0 for reads */
     unsigned attempts;              /* sends made for this call */
-    msgpack_zone *zone_;            /* private */
+    uint8_t *body_;                 /* private: the response frame */
 };
 
-/* Callback that writes the `args` map of a request. It must pack exactly
- * one msgpack map. Returns REG_OK or an error code, which cl_call returns
- * unchanged without sending anything. */
-typedef int (*cl_args_fn)(msgpack_packer *pk, void *arg);
-
 struct cl_request {
-    const char *op;                 /* wire op name, e.g. "resolve", "network_kick" */
-    /* Arguments, one of: a write command encoded by proto's args codec
-     * (op must then be its wire name), a builder, or neither (empty map). */
+    const char *op;                 /* wire op name of proto's op table */
+    /* Arguments: cmd for write ops (encoded by proto_cmd_args_encode), args
+     * for read and server ops, neither for ops without arguments. */
     const struct st_cmd *cmd;
-    cl_args_fn args_fn;
-    void *args_arg;
+    const struct proto_args *args;
     bool stale;                     /* reads: consistency=stale */
 };
 
@@ -121,8 +115,8 @@ int cl_open(const struct cl_options *opts, struct cl_client **out,
 void cl_close(struct cl_client *cl);
 
 /* Send one request, following redirects and retrying until the deadline.
- * Writes are the ops of ST_CMD_MAP: each call takes the next seq and keeps
- * it across its retries. Returns resp->code, which is also:
+ * Writes (PROTO_OP_WRITE rows) take the next seq and keep it across their
+ * retries; reads and server ops are simply resent. Returns resp->code, which is also:
  *   REG_OK               the result is in resp->result;
  *   a business code      applied (or refused by the node) with a reason;
  *   REG_UNAVAILABLE      no endpoint could be reached before the deadline
@@ -146,15 +140,5 @@ uint64_t cl_next_seq(const struct cl_client *cl);
 const char *cl_connected_to(const struct cl_client *cl);
 /* Drop the connection (the next call reconnects). */
 void cl_disconnect(struct cl_client *cl);
-
-/* ---- Reading a result map -------------------------------------------------
- * Helpers over msgpack maps (a result, or a map nested in one). Each returns
- * false when the key is absent or has another type. */
-const msgpack_object *cl_map_get(const msgpack_object *map, const char *key);
-bool cl_map_u64(const msgpack_object *map, const char *key, uint64_t *out);
-bool cl_map_i64(const msgpack_object *map, const char *key, int64_t *out);
-bool cl_map_bool(const msgpack_object *map, const char *key, bool *out);
-/* Copies a string or bin value into out (NUL-terminated, truncated to cap). */
-bool cl_map_str(const msgpack_object *map, const char *key, char *out, size_t cap);
 
 #endif /* PILOT_CL_CLIENT_H */
