@@ -200,7 +200,7 @@ void proto_reader_free(struct proto_reader *r);
 /* Append bytes (copied). REG_OK, REG_NOMEM, or the sticky error. Frames
  * yielded earlier become invalid. */
 int proto_reader_feed(struct proto_reader *r, const void *data, size_t len);
-/* Next complete frame: REG_OK with *body/*len set (valid until the next
+/* Next complete frame: REG_OK with *body and *len set (valid until the next
  * feed/next/free), or REG_OK with *body = NULL when more bytes are needed.
  * REG_TOO_LARGE as soon as a header announces more than max;
  * REG_MALFORMED if a body is not exactly one msgpack map. Errors are
