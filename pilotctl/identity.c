@@ -31,6 +31,26 @@ static int create_identity(const char *path, char pk_b64[64])
     return rv;
 }
 
+/* mkdir -p with mode for every missing component. 0 or errno. */
+static int make_dirs(const char *path, mode_t mode)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+
+    if (n == 0 || n >= sizeof buf)
+        return ENAMETOOLONG;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        buf[i] = '\0';
+        if (mkdir(buf, mode) != 0 && errno != EEXIST)
+            return errno;
+        buf[i] = i < n ? '/' : '\0';
+    }
+    return 0;
+}
+
 static void init_text(const json_t *d)
 {
     printf("identity %s (%s)\n", json_string_value(json_object_get(d, "identity_path")),
@@ -69,9 +89,10 @@ static int cmd_init(int argc, char **argv)
     rv = ctl_home(home, sizeof home);
     if (rv != CTL_EXIT_OK)
         return rv;
-    if (mkdir(home, 0700) != 0 && errno != EEXIST)
+    rv = make_dirs(home, 0700);
+    if (rv != 0)
         return ctl_fail(CTL_EXIT_ERROR, "internal", NULL, "cannot create %s: %s", home,
-                        strerror(errno));
+                        strerror(rv));
     snprintf(idpath, sizeof idpath, "%s/identity", home);
     snprintf(cfgpath, sizeof cfgpath, "%s/config.json", home);
     if (sodium_init() < 0)

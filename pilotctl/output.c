@@ -114,7 +114,9 @@ int ctl_fail_reg(int reg_code, const char *message, const char *hint)
 
     if (reg_code == REG_UNAVAILABLE || reg_code == REG_NO_LEADER || reg_code == REG_TIMEOUT)
         exit_code = CTL_EXIT_UNREACHABLE;
-    if (hint == NULL)
+    /* A command's hint explains its business errors; cluster-level failures
+     * keep their own. */
+    if (hint == NULL || default_hint(reg_code) != NULL)
         hint = default_hint(reg_code);
     return ctl_fail(exit_code, reg_err_name(reg_code), hint, "%s",
                     message != NULL && message[0] != '\0' ? message : reg_strerror(reg_code));
