@@ -169,7 +169,10 @@ struct glue;
  * <data>/raft/, initialises raft. Bootstraps in BOOTSTRAP/INITIAL mode;
  * an already initialised data dir is accepted (restart). cfg and app are
  * copied. REG_OK and *out, or INVALID_ARGUMENT / NOMEM / INTERNAL (raft or
- * disk error) with errmsg; nothing is left allocated on error. */
+ * disk error) with errmsg. On error nothing is left allocated, except after
+ * a failed bootstrap, whose raft close completes on the loop (run it).
+ * Side effect: SIGPIPE is ignored process-wide (raft_uv writes to peers
+ * that may have hung up; EPIPE must be an error, not a signal). */
 int glue_init(struct glue **out, struct uv_loop_s *loop, const struct glue_config *cfg,
               const struct glue_app *app, char errmsg[static REG_ERRMSG_SIZE]);
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +339,7 @@ static void on_raft_closed(struct raft *r)
     raft_uv_close(&g->io);
     glue__transport_close(&g->transport);
     g->raft_inited = false;
+    glue__logf(g, GLUE_LOG_INFO, "raft closed");
     g->phase = GLUE__CLOSED;
     if (g->failed && !g->fail_reported) {
         g->fail_reported = true;
@@ -358,6 +360,7 @@ void glue__close_raft(struct glue *g)
     }
     g->phase = GLUE__CLOSING;
     g->ready = false;
+    glue__logf(g, GLUE_LOG_INFO, "closing raft");
     raft_close(g->r, on_raft_closed);
 }
 
@@ -369,6 +372,9 @@ int glue_init(struct glue **out, struct uv_loop_s *loop, const struct glue_confi
     int rv;
 
     *out = NULL;
+    /* raft_uv and the transport write to TCP peers that may have gone away;
+     * Linux would kill the process with SIGPIPE instead of returning EPIPE. */
+    signal(SIGPIPE, SIG_IGN);
     if (sodium_init() < 0) {
         reg_errmsgf(errmsg, "libsodium init failed");
         return REG_INTERNAL;

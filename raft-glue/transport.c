@@ -221,7 +221,10 @@ static void hs_tcp_closed(uv_handle_t *h)
     hs_free_if_done(hs);
 }
 
-static void hs_fail(struct hs *hs, int raft_status, const char *why)
+/* Abort a handshake. A network failure (peer down, hung up) is routine and
+ * logged at debug level; a protocol or authentication failure (hostile)
+ * is counted as a rejection and logged as a warning. */
+static void hs_abort(struct hs *hs, int raft_status, bool hostile, const char *why)
 {
     struct tr *tr = hs->tr;
 
@@ -229,9 +232,11 @@ static void hs_fail(struct hs *hs, int raft_status, const char *why)
         return;
     }
     hs->failed = true;
-    if (raft_status != RAFT_CANCELED) {
+    if (hostile) {
         tr->stats.rejected++;
-        tr_logf(tr, GLUE_LOG_WARN, "raft peer %s %s dropped: %s",
+    }
+    if (raft_status != RAFT_CANCELED) {
+        tr_logf(tr, hostile ? GLUE_LOG_WARN : GLUE_LOG_DEBUG, "raft peer %s %s dropped: %s",
                 hs->inbound ? "from" : "to", hs->peer_addr[0] ? hs->peer_addr : "?", why);
     }
     if (hs->tcp != NULL) {
@@ -242,6 +247,16 @@ static void hs_fail(struct hs *hs, int raft_status, const char *why)
     hs->closes++;
     uv_close((uv_handle_t *)&hs->timer, hs_timer_closed);
     hs->fail_status = raft_status;
+}
+
+static void hs_fail(struct hs *hs, int raft_status, const char *why)
+{
+    hs_abort(hs, raft_status, false, why);
+}
+
+static void hs_reject(struct hs *hs, const char *why)
+{
+    hs_abort(hs, RAFT_NOCONNECTION, true, why);
 }
 
 static void hs_handover(struct hs *hs)
@@ -321,7 +336,7 @@ static void on_hello(struct hs *hs)
     uint64_t id = get_u64(hs->rbuf + 4);
 
     if (memcmp(hs->rbuf, TR_MAGIC, 4) != 0 || id == 0) {
-        hs_fail(hs, RAFT_NOCONNECTION, "bad hello");
+        hs_reject(hs, "bad hello");
         return;
     }
     memcpy(hs->peer_nonce, hs->rbuf + 12, TR_NONCE_LEN);
@@ -331,7 +346,7 @@ static void on_hello(struct hs *hs)
         return;
     }
     if (id != hs->peer_id) {
-        hs_fail(hs, RAFT_NOCONNECTION, "peer has another id");
+        hs_reject(hs, "peer has another id");
         return;
     }
     {
@@ -354,7 +369,7 @@ static void on_alen(struct hs *hs)
     size_t alen = (size_t)hs->rbuf[0] << 8 | hs->rbuf[1];
 
     if (alen == 0 || alen > GLUE_ADDR_MAX) {
-        hs_fail(hs, RAFT_NOCONNECTION, "address length out of range");
+        hs_reject(hs, "address length out of range");
         return;
     }
     expect(hs, HS_AUTH, alen + TR_MAC_LEN);
@@ -368,7 +383,7 @@ static void on_auth(struct hs *hs)
 
     for (size_t i = 0; i < alen; i++) {
         if (hs->rbuf[i] < 0x21 || hs->rbuf[i] > 0x7e) {
-            hs_fail(hs, RAFT_NOCONNECTION, "address not printable");
+            hs_reject(hs, "address not printable");
             return;
         }
     }
@@ -376,7 +391,7 @@ static void on_auth(struct hs *hs)
     hs->peer_addr[alen] = '\0';
     compute_mac(tr, 'c', hs->peer_nonce, hs->nonce, hs->peer_id, tr->id, hs->peer_addr, mac);
     if (!reg_ct_equal(mac, hs->rbuf + alen, TR_MAC_LEN)) {
-        hs_fail(hs, RAFT_NOCONNECTION, "authentication failed (wrong cluster key?)");
+        hs_reject(hs, "authentication failed (wrong cluster key?)");
         return;
     }
     uv_read_stop((uv_stream_t *)hs->tcp);
@@ -395,7 +410,7 @@ static void on_proof(struct hs *hs)
 
     compute_mac(tr, 's', hs->nonce, hs->peer_nonce, tr->id, hs->peer_id, NULL, mac);
     if (!reg_ct_equal(mac, hs->rbuf, TR_MAC_LEN)) {
-        hs_fail(hs, RAFT_NOCONNECTION, "peer failed authentication (wrong cluster key?)");
+        hs_reject(hs, "peer failed authentication (wrong cluster key?)");
         return;
     }
     uv_read_stop((uv_stream_t *)hs->tcp);
@@ -439,7 +454,7 @@ static void hs_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
 static void hs_timeout_cb(uv_timer_t *t)
 {
-    hs_fail(t->data, RAFT_NOCONNECTION, "handshake timed out");
+    hs_reject(t->data, "handshake timed out");
 }
 
 static struct hs *hs_new(struct tr *tr, bool inbound)
