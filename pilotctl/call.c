@@ -12,7 +12,7 @@
 
 #include "ctl.h"
 
-static int read_admin_token(char *buf, size_t cap)
+int ctl_admin_token(char *buf, size_t cap)
 {
     const char *env = getenv("PILOT_ADMIN_TOKEN");
     FILE *f;
@@ -78,7 +78,7 @@ int ctl_connect(enum ctl_auth auth, struct cl_client **out)
         o.secret_key = sk;
     }
     if (want_admin) {
-        rv = read_admin_token(token, sizeof token);
+        rv = ctl_admin_token(token, sizeof token);
         if (rv != CTL_EXIT_OK)
             goto out;
         if (strlen(token) > CL_ADMIN_TOKEN_MAX) {

@@ -10,7 +10,7 @@
 
 static const char usage_all[] =
     "pilotctl cluster status | members | add --id N --name NAME --raft H:P --client H:P "
-    "[--http H:P] | remove <id> | transfer [--to id]";
+    "[--http H:P] | remove <id> | transfer [--to id] | snapshot";
 
 static void members_text(const json_t *d)
 {
@@ -66,6 +66,7 @@ static int cmd_members_or_status(int argc, char **argv, bool status)
     json_t *res = NULL, *rows, *m;
     struct cl_options base;
     uint8_t sk[CL_SECRET_KEY_LEN];
+    char token[CL_ADMIN_TOKEN_MAX + 2];
     int rv;
 
     rv = ctl_parse(argc, argv, NULL, 0, pos, 0, 0, &np,
@@ -86,9 +87,14 @@ static int cmd_members_or_status(int argc, char **argv, bool status)
         return ctl_ok(res, members_text);
     /* Same credentials for every per-node connection. */
     memset(&base, 0, sizeof base);
-    if (ctl_identity_load(sk) == CTL_EXIT_OK)
+    memset(sk, 0, sizeof sk);
+    if (ctl_g.admin_token_file != NULL || getenv("PILOT_ADMIN_TOKEN") != NULL) {
+        if (ctl_admin_token(token, sizeof token) == CTL_EXIT_OK)
+            base.admin_token = token;
+    } else if (ctl_identity_load(sk) == CTL_EXIT_OK) {
         base.secret_key = sk;
-    base.admin_token = getenv("PILOT_ADMIN_TOKEN");
+    }
+    base.redirect = ctl_g.redirect;
     json_array_foreach(rows, i, m) {
         const char *addr = json_string_value(json_object_get(m, "client_addr"));
         json_t *st = addr != NULL && addr[0] != '\0'
@@ -103,6 +109,7 @@ static int cmd_members_or_status(int argc, char **argv, bool status)
         json_decref(st);
     }
     memset(sk, 0, sizeof sk);
+    memset(token, 0, sizeof token);
     return ctl_ok(res, status_text);
 }
 
@@ -138,6 +145,8 @@ static int cmd_admin(int argc, char **argv)
         snprintf(a.member.client_addr, sizeof a.member.client_addr, "%s", ctl_opt_val(&o[3]));
         snprintf(a.member.http_addr, sizeof a.member.http_addr, "%s",
                  ctl_opt_val(&o[4]) != NULL ? ctl_opt_val(&o[4]) : "");
+    } else if (strcmp(sub, "snapshot") == 0) {
+        op = "cluster_snapshot";
     } else if (strcmp(sub, "remove") == 0) {
         op = "cluster_remove";
         if (np != 1 || !ctl_parse_uint(pos[0], 1, UINT64_MAX, &id))
@@ -176,7 +185,7 @@ int cluster_main(int argc, char **argv)
         return cmd_members_or_status(argc - 1, argv + 1, true);
     if (strcmp(sub, "members") == 0)
         return cmd_members_or_status(argc - 1, argv + 1, false);
-    if (strcmp(sub, "add") == 0 || strcmp(sub, "remove") == 0 || strcmp(sub, "transfer") == 0)
+    if (strcmp(sub, "add") == 0 || strcmp(sub, "remove") == 0 || strcmp(sub, "transfer") == 0 || strcmp(sub, "snapshot") == 0)
         return cmd_admin(argc - 1, argv + 1);
     return ctl_usage(usage_all, "unknown cluster command \"%s\"", sub);
 }

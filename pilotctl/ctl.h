@@ -125,6 +125,9 @@ enum ctl_auth {
     CTL_AUTH_ADMIN,                 /* admin token (required) + identity if any */
     CTL_AUTH_ANY,                   /* identity if present, admin token if given */
 };
+/* The admin token from --admin-token-file or PILOT_ADMIN_TOKEN (trailing
+ * whitespace trimmed). Prints and fails when neither is given. */
+int ctl_admin_token(char *buf, size_t cap);
 /* Open a client with the endpoints and credentials. Prints on failure. */
 int ctl_connect(enum ctl_auth auth, struct cl_client **out);
 /* cl_call; on any non-OK answer prints the error (hint may be NULL for the

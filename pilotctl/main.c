@@ -44,7 +44,7 @@ static const struct ctl_command commands[] = {
     {"network", network_main, "network <create|join|leave|invite|kick|members|list|delete|"
                               "policy|role|transfer|audit|blueprint> ...",
      "networks: membership, join rules, roles, policies (`pilotctl network help`)"},
-    {"cluster", cluster_main, "cluster <status|members|add|remove|transfer> ...",
+    {"cluster", cluster_main, "cluster <status|members|add|remove|transfer|snapshot> ...",
      "registry cluster administration (`pilotctl cluster help`)"},
 };
 

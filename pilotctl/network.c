@@ -542,8 +542,11 @@ static int blueprint_load(struct cl_client *cl, const json_t *j, struct st_bluep
         const json_t *nv = json_object_get(v, "node");
         const char *role = json_string_value(json_object_get(v, "role"));
         char nodebuf[32];
+        uint32_t node = 0;
         const char *ns = json_string_value(nv);
         int r = role != NULL ? proto_role_from_name(role, strlen(role)) : -1;
+        if (role != NULL && strcmp(role, "owner") == 0)
+            continue; /* ownership moves by transfer, not by blueprint */
         if (json_is_integer(nv)) {
             snprintf(nodebuf, sizeof nodebuf, "%lld", (long long)json_integer_value(nv));
             ns = nodebuf;
@@ -551,12 +554,13 @@ static int blueprint_load(struct cl_client *cl, const json_t *j, struct st_bluep
         if (ns == NULL || (r != ST_ROLE_ADMIN && r != ST_ROLE_MEMBER))
             return ctl_fail(CTL_EXIT_ERROR, "invalid_argument", NULL,
                             "%s: roles[%zu] needs \"node\" and \"role\" admin|member", path, i);
-        rv = ctl_node_arg(cl, ns, &roles[i].node);
+        rv = ctl_node_arg(cl, ns, &node);
         if (rv != CTL_EXIT_OK)
             return rv;
-        roles[i].role = (uint8_t)r;
+        roles[b->n_roles].node = node;
+        roles[b->n_roles].role = (uint8_t)r;
+        b->n_roles++;
     }
-    b->n_roles = (uint32_t)json_array_size(rl);
     b->roles = roles;
     return CTL_EXIT_OK;
 }

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The same commands pointed at a follower, at a list whose first endpoint is
+# down, after the leader dies; and the CLI contract: exit 3 when nothing
+# answers, exit 2 on usage errors, --json anywhere in argv.
+. "$(dirname "$0")/lib.sh"
+start_cluster
+agent a
+agent b
+
+L=$(leader_index) || fail "no leader found in cluster status"
+F=$(( L % 3 + 1 ))
+ok a cluster status
+expect '.data.members | length == 3'
+expect '[.data.members[] | select(.role == "leader")] | length == 1'
+# Writes and reads through a follower (forwarded).
+REG=${EP[$F]} ok a network create --name via-follower --join-rule open
+NET=$(jq -r .data.network_id <<<"$OUT")
+REG=${EP[$F]} ok b network join "$NET"
+REG=${EP[$F]} ok a resolve b
+# Redirect mode: the follower answers not_leader and the client follows.
+run a --redirect network members "$NET"
+[ "$RC" -eq 0 ] || fail "redirect mode failed"
+# First endpoint down.
+DEAD=$(free_ports 1)
+REG="127.0.0.1:$DEAD,$EPS" ok a handshake b "through a list"
+REG="127.0.0.1:$DEAD,$EPS" ok b approve a
+# Lose the leader: the remaining two elect a new one; commands keep working.
+stop_node "$L"
+REG="$EPS" ok a --timeout 20 network members "$NET"
+REG="$EPS" ok b network leave "$NET"
+# Nothing answers: exit 3.
+REG="127.0.0.1:$DEAD" run a --timeout 2 whoami
+[ "$RC" -eq 3 ] || fail "expected exit 3 when unreachable, got $RC"
+[ "$(jq -r .code <<<"$ERR")" = "unavailable" ] || fail "expected code unavailable"
+# Usage errors: exit 2, --json anywhere.
+OUT=$(PILOT_HOME="$E2E_DIR/home/a" "$PILOTCTL" network create --json 2>&1)
+RC=$?
+[ "$RC" -eq 2 ] || fail "expected exit 2 for a usage error, got $RC"
+run a resolve "NOT A HOST"
+[ "$RC" -eq 1 ] || fail "bad node argument must exit 1"
+e2e_log "ok"
