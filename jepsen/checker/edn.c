@@ -96,15 +96,14 @@ static int parse_coll(struct rd *r, struct jc_val *v, char close, int is_map, in
         }
         rv = parse(r, &v->items[count], depth + 1);
         count++;
-        v->n = is_map ? count / 2 : count;
+        /* Counting a half-built pair (its value slot is still zeroed) lets
+         * jc_val_free release everything on any early return. */
+        v->n = is_map ? (count + 1) / 2 : count;
         if (rv != REG_OK) {
-            /* Let jc_val_free see the half-built item too. */
-            v->n = is_map ? (count + 1) / 2 : count;
             return rv;
         }
     }
     if (is_map && count % 2 != 0) {
-        v->n = (count + 1) / 2;
         return fail(r, "map with an odd number of forms");
     }
     return REG_OK;
