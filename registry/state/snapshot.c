@@ -94,7 +94,9 @@ static void put_s(struct wbuf *w, const char *s)
 {
     size_t n = s != NULL ? strlen(s) : 0;
     put_v(w, n);
-    put_bytes(w, s, n);
+    if (n > 0) {
+        put_bytes(w, s, n);
+    }
 }
 
 static void enc_nodes(struct wbuf *w, const struct st_state *s)
