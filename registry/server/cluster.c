@@ -305,6 +305,9 @@ static void self_upsert_done(struct srv__req *ir, int code, const struct st_resu
     if (code == REG_OK && res != NULL && res->code == REG_OK) {
         srv_log(SRV_LOG_INFO, "member_record_published", "index=%llu",
                 (unsigned long long)index);
+    } else {
+        srv_log(SRV_LOG_WARN, "member_record_publish_failed", "code=%s",
+                reg_err_name(code != REG_OK ? code : res != NULL ? res->code : REG_INTERNAL));
     }
 }
 
@@ -316,6 +319,9 @@ static void self_upsert_remote_done(void *data, int code, bool sent, const struc
     if (code == REG_OK && rs->ok) {
         srv_log(SRV_LOG_INFO, "member_record_published", "via=leader index=%llu",
                 (unsigned long long)rs->index);
+    } else {
+        srv_log(SRV_LOG_WARN, "member_record_publish_failed", "code=%s",
+                reg_err_name(code != REG_OK ? code : rs->code));
     }
 }
 
@@ -455,11 +461,11 @@ static void cluster_tick(uv_timer_t *t)
 
 void srv__cluster_init(struct srv *s)
 {
-    uint64_t period = s->cfg.election_timeout_ms / 2;
+    uint64_t period = s->cfg.election_timeout_ms / 4;
     uv_timer_init(s->loop, &s->cluster_timer);
     s->cluster_timer.data = s;
     s->open_handles++;
-    uv_timer_start(&s->cluster_timer, cluster_tick, 50, period < 50 ? 50 : period);
+    uv_timer_start(&s->cluster_timer, cluster_tick, 20, period < 20 ? 20 : period > 250 ? 250 : period);
 }
 
 static void timer_closed(uv_handle_t *h)

@@ -314,6 +314,7 @@ static struct cl_client *open_client(struct it_cluster *c, int node, const uint8
     opts.connect_timeout_ms = 1000;
     opts.attempt_timeout_ms = 3000;
     opts.deadline_ms = 10000;
+    opts.backoff_max_ms = 100;
     assert_int_equal(cl_open(&opts, &cl, errmsg), REG_OK);
     return cl;
 }
