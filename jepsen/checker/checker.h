@@ -96,9 +96,12 @@ int jc_read_history(const char *text, size_t len, enum jc_format fmt, struct jc_
  * invoke, so its interval is open-ended (ret = INT64_MAX). Times are the ops'
  * `time` when every client op has one (they must not decrease), else the
  * ops' positions. Intervals are closed: a precedes b iff a.ret < b.call.
+ * Retries of one request (same non-NULL req_id on the invokes) are merged
+ * into one logical op: its first invoke, and the completion of its first ok
+ * attempt, else its first info attempt, else fail.
  * Malformed (REG_MALFORMED): a completion with no open invoke, two invokes
  * in a row by one process, a process reused after it got info, a completion
- * whose f differs from its invoke, decreasing times. */
+ * whose f differs from its invoke, decreasing times, a retry with another f. */
 struct jc_pair {
     size_t inv;           /* position in h->ops of the invoke */
     size_t done;          /* position of the completion, or SIZE_MAX */

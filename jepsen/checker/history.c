@@ -2,6 +2,7 @@
  * §4 step 2): fail = did not happen, info = open-ended, a process is retired
  * by info, and every malformation is reported rather than guessed around. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "checker.h"
@@ -76,6 +77,97 @@ static const char *type_name(enum jc_type t)
 {
     static const char *const names[] = {"invoke", "ok", "fail", "info"};
     return names[t];
+}
+
+/* ---- Retries: one logical op per request id ------------------------------
+ * A client retries an op whose outcome was unknown under the same request
+ * id, and the server deduplicates it (DESIGN.md §4), so the attempts are one
+ * logical op: invoked at the first attempt, ok if any attempt was ok (it took
+ * effect by the first ok completion), else info if any was info, else fail. */
+
+struct by_req {
+    const char *req_id;
+    size_t pair;
+};
+
+static int cmp_req(const void *a, const void *b)
+{
+    const struct by_req *x = a;
+    const struct by_req *y = b;
+    int c = strcmp(x->req_id, y->req_id);
+
+    if (c != 0) {
+        return c;
+    }
+    return x->pair < y->pair ? -1 : (x->pair > y->pair ? 1 : 0);
+}
+
+static int merge_retries(const struct jc_history *h, struct jc_pairs *out,
+                         char errmsg[static REG_ERRMSG_SIZE])
+{
+    struct by_req *v = reg_malloc((out->n + 1) * sizeof(*v));
+    unsigned char *dead = reg_calloc(out->n + 1, 1);
+    size_t n = 0;
+    size_t k = 0;
+    int rv = REG_NOMEM;
+
+    if (v == NULL || dead == NULL) {
+        reg_errmsgf(errmsg, "merging retries: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        const char *id = h->ops[out->p[i].inv].req_id;
+        if (id != NULL) {
+            v[n].req_id = id;
+            v[n].pair = i;
+            n++;
+        }
+    }
+    qsort(v, n, sizeof(*v), cmp_req);
+    rv = REG_MALFORMED;
+    for (size_t lo = 0; lo < n;) {
+        size_t hi = lo + 1;
+        struct jc_pair *first = &out->p[v[lo].pair];
+        const struct jc_pair *ok = NULL;
+        const struct jc_pair *info = NULL;
+        while (hi < n && strcmp(v[hi].req_id, v[lo].req_id) == 0) {
+            hi++;
+        }
+        for (size_t i = lo; i < hi; i++) {
+            const struct jc_pair *p = &out->p[v[i].pair];
+            if (strcmp(h->ops[p->inv].f, h->ops[first->inv].f) != 0) {
+                reg_errmsgf(errmsg, "op %" PRId64 ": retry of request %s changes f from \"%s\"",
+                            h->ops[p->inv].index, v[lo].req_id, h->ops[first->inv].f);
+                goto out;
+            }
+            if (p->outcome == JC_OK && ok == NULL) {
+                ok = p;
+            } else if (p->outcome == JC_INFO && info == NULL) {
+                info = p;
+            }
+            if (i > lo) {
+                dead[v[i].pair] = 1;
+            }
+        }
+        if (ok != NULL || info != NULL) {
+            const struct jc_pair *w = ok ? ok : info;
+            first->done = w->done;
+            first->outcome = w->outcome;
+            first->ret = w->ret;
+        }
+        lo = hi;
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        if (!dead[i]) {
+            out->p[k++] = out->p[i];
+        }
+    }
+    out->n = k;
+    rv = REG_OK;
+out:
+    reg_free(v);
+    reg_free(dead);
+    return rv;
 }
 
 int jc_pair_history(const struct jc_history *h, struct jc_pairs *out,
@@ -167,6 +259,10 @@ int jc_pair_history(const struct jc_history *h, struct jc_pairs *out,
                 ps->retired = i;
             }
         }
+    }
+    rv = merge_retries(h, out, errmsg);
+    if (rv != REG_OK) {
+        goto err;
     }
     reg_free(procs);
     return REG_OK;

@@ -178,6 +178,62 @@ static void test_pairing_rules(void **state)
     expect_pair_error("0 i write 1 5; 0 ok write 1 4", "goes back");
 }
 
+#define RETRY_HISTORY(id1, id2, f2)                                                      \
+    "{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"time\":0" id1 "}\n"           \
+    "{\"process\":0,\"type\":\"info\",\"f\":\"write\",\"time\":1}\n"                    \
+    "{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"time\":2}\n"                   \
+    "{\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"value\":true,\"time\":3}\n"      \
+    "{\"process\":2,\"type\":\"invoke\",\"f\":\"" f2 "\",\"time\":4" id2 "}\n"          \
+    "{\"process\":2,\"type\":\"ok\",\"f\":\"" f2 "\",\"time\":5}\n"
+
+static enum jc_verdict retry_verdict(const char *text, size_t *npairs)
+{
+    struct jc_history h;
+    struct jc_pairs pairs;
+    struct jc_lin_result res;
+    char errmsg[REG_ERRMSG_SIZE];
+
+    assert_int_equal(read_text(text, JC_FORMAT_JSONL, &h, errmsg), REG_OK);
+    assert_int_equal(jc_pair_history(&h, &pairs, errmsg), REG_OK);
+    *npairs = pairs.n;
+    assert_int_equal(jc_check_linearizable(&h, &pairs, &jc_model_unique, NULL, &res, errmsg),
+                     REG_OK);
+    jc_lin_result_free(&res);
+    jc_pairs_free(&pairs);
+    jc_history_free(&h);
+    return res.verdict;
+}
+
+static void test_retries_are_one_logical_op(void **state)
+{
+    struct jc_history h;
+    struct jc_pairs pairs;
+    char errmsg[REG_ERRMSG_SIZE];
+    size_t n;
+
+    (void)state;
+    /* The crashed first attempt applied (the read saw it) and the retry was
+     * deduplicated: one registration, valid. */
+    assert_int_equal(retry_verdict(RETRY_HISTORY(",\"req_id\":\"c1:7\"", ",\"req_id\":\"c1:7\"",
+                                                 "write"),
+                                   &n),
+                     JC_VALID);
+    assert_int_equal(n, 2);
+    /* As two unrelated requests they would be a double registration. */
+    assert_int_equal(retry_verdict(RETRY_HISTORY(",\"req_id\":\"c1:7\"", ",\"req_id\":\"c1:8\"",
+                                                 "write"),
+                                   &n),
+                     JC_INVALID);
+    assert_int_equal(n, 3);
+    assert_int_equal(read_text(RETRY_HISTORY(",\"req_id\":\"c1:7\"", ",\"req_id\":\"c1:7\"",
+                                             "read"),
+                               JC_FORMAT_JSONL, &h, errmsg),
+                     REG_OK);
+    assert_int_equal(jc_pair_history(&h, &pairs, errmsg), REG_MALFORMED);
+    assert_non_null(strstr(errmsg, "retry"));
+    jc_history_free(&h);
+}
+
 static void check_file(const char *name, enum jc_verdict want)
 {
     char path[512];
@@ -299,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_edn_syntax),
         cmocka_unit_test(test_bad_input_is_rejected),
         cmocka_unit_test(test_pairing_rules),
+        cmocka_unit_test(test_retries_are_one_logical_op),
         cmocka_unit_test(test_edn_cas_register_files),
         cmocka_unit_test(test_alloc_failure_sweep),
         cmocka_unit_test(test_values),
