@@ -411,6 +411,7 @@ static void do_delete(struct st_state *s, const struct st_cmd *cmd, uint32_t cal
     net->description = NULL;
     net->n_members = net->cap_members = net->n_kicked = net->cap_kicked = 0;
     net->n_ports = 0;
+    net->max_members = 0;
     net->owner = 0;
     net->deleted = true;
 }
