@@ -327,6 +327,68 @@ static void test_alloc_failure_sweep(void **state)
     free(text);
 }
 
+/* Random byte mutations of valid histories: every result is a clean code
+ * (ASan and UBSan would flag a crash, overflow or leak), and whatever parses
+ * goes through pairing and every checker of every model. */
+static void test_random_mutations(void **state)
+{
+    static const char *const seeds[] = {
+        "[{:process 0 :type :invoke :f :cas :value [1 2] :key [\"k\" 1] :time 3}\n"
+        " {:process 0 :type :ok :f :cas :value [1 2] :time 4}\n"
+        " {:process 1 :type :invoke :f :read :value nil :time 5 :node \"n1\"}\n"
+        " {:process 1, :type :ok, :f :read, :value #{0 1}, :time 6, :applied_index 9}]",
+        "{\"process\":0,\"type\":\"invoke\",\"f\":\"add\",\"value\":3,\"time\":1}\n"
+        "{\"process\":0,\"type\":\"ok\",\"f\":\"add\",\"value\":3,\"time\":2}\n"
+        "{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"time\":3}\n"
+        "{\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"value\":[3],\"time\":4}\n",
+    };
+    static const struct jc_model *const models[] = {&jc_model_register, &jc_model_access,
+                                                    &jc_model_set, &jc_model_unique};
+    uint64_t x = 88172645463325252ull;
+    int parsed = 0;
+
+    (void)state;
+    for (int round = 0; round < 3000; round++) {
+        int which = round % 2;
+        char buf[1024];
+        size_t len = strlen(seeds[which]);
+        struct jc_history h;
+        char errmsg[REG_ERRMSG_SIZE];
+        int rv;
+
+        memcpy(buf, seeds[which], len + 1);
+        for (int k = 0; k < 1 + round % 4; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf[x % len] = "{}[]():\" ,#_;-0129nNe\\x"[(x >> 20) % 24];
+        }
+        rv = read_text(buf, which ? JC_FORMAT_JSONL : JC_FORMAT_EDN, &h, errmsg);
+        assert_true(rv == REG_OK || rv == REG_MALFORMED);
+        if (rv == REG_OK) {
+            struct jc_pairs pairs;
+            parsed++;
+            if (jc_pair_history(&h, &pairs, errmsg) == REG_OK) {
+                for (int m = 0; m < 4; m++) {
+                    struct jc_lin_result res;
+                    rv = jc_check_linearizable(&h, &pairs, models[m], NULL, &res, errmsg);
+                    assert_true(rv == REG_OK || rv == REG_MALFORMED);
+                    jc_lin_result_free(&res);
+                    for (int d = 0; d < JC_D_COUNT; d++) {
+                        struct jc_direct_result dr;
+                        rv = jc_check_direct((enum jc_direct)d, &h, &pairs, models[m], NULL, &dr,
+                                             errmsg);
+                        assert_true(rv == REG_OK || rv == REG_MALFORMED);
+                    }
+                }
+                jc_pairs_free(&pairs);
+            }
+            jc_history_free(&h);
+        }
+    }
+    assert_true(parsed > 100);
+}
+
 static void test_values(void **state)
 {
     struct jc_history h;
@@ -358,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_retries_are_one_logical_op),
         cmocka_unit_test(test_edn_cas_register_files),
         cmocka_unit_test(test_alloc_failure_sweep),
+        cmocka_unit_test(test_random_mutations),
         cmocka_unit_test(test_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
