@@ -173,6 +173,7 @@ static int node_lists(const struct proto_val *v, struct st_node *n, struct proto
         rv = proto_val_strv(&e, ST_TAG_MAX, &s, &len, errmsg);
         char *d = rv == REG_OK ? proto_arena_alloc(arena, len + 1) : NULL;
         if (rv == REG_OK && d == NULL) {
+            reg_errmsgf(errmsg, "%s: out of memory", e.path);
             rv = REG_NOMEM;
         } else if (rv == REG_OK) {
             memcpy(d, s, len);
@@ -187,6 +188,7 @@ static int node_lists(const struct proto_val *v, struct st_node *n, struct proto
     }
     uint16_t *nets = proto_arena_alloc(arena, arr.n * sizeof *nets);
     if (nets == NULL) {
+        reg_errmsgf(errmsg, "%s: out of memory", arr.path);
         return REG_NOMEM;
     }
     proto_iter_init(&it, &arr);
@@ -279,6 +281,7 @@ static int network_ports(const struct proto_val *v, struct st_network *n,
     }
     uint16_t *ports = proto_arena_alloc(arena, arr.n * sizeof *ports);
     if (ports == NULL) {
+        reg_errmsgf(errmsg, "%s: out of memory", arr.path);
         return REG_NOMEM;
     }
     proto_iter_init(&it, &arr);
