@@ -266,17 +266,24 @@ static int acc_answer(const struct jc_val *v, int64_t *allow)
 static int acc_prepare(const struct jc_op *inv, const struct jc_op *done, enum jc_type outcome,
                        struct jc_call *call, char errmsg[static REG_ERRMSG_SIZE])
 {
-    static const char *const names[] = {"join", "kick", "approve", "untrust", "resolve"};
+    /* authorize (the data-plane check) answers like resolve. */
+    static const struct {
+        const char *f;
+        uint32_t kind;
+    } names[] = {{"join", JC_ACC_JOIN},       {"kick", JC_ACC_KICK},
+                 {"approve", JC_ACC_APPROVE}, {"untrust", JC_ACC_UNTRUST},
+                 {"resolve", JC_ACC_RESOLVE}, {"authorize", JC_ACC_RESOLVE}};
     const struct jc_val *out = base(inv, done, outcome, call);
     char buf[64];
+    int found = 0;
 
-    call->kind = 5;
-    for (uint32_t k = 0; k < 5; k++) {
-        if (strcmp(inv->f, names[k]) == 0) {
-            call->kind = k;
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        if (strcmp(inv->f, names[k].f) == 0) {
+            call->kind = names[k].kind;
+            found = 1;
         }
     }
-    if (call->kind == 5) {
+    if (!found) {
         return bad_f(inv, "access", errmsg);
     }
     if (call->kind != JC_ACC_RESOLVE) {

@@ -210,6 +210,9 @@ static void test_access_kick_then_resolve(void **state)
     /* Never granted: allow is illegal. A deny as not_found is a deny. */
     assert_int_equal(th_lin(A, "0 i resolve _ 0; 0 ok resolve allow 1"), JC_INVALID);
     assert_int_equal(th_lin(A, "0 i resolve _ 0; 0 ok resolve !not_found 1"), JC_VALID);
+    assert_int_equal(th_lin(A, "0 i join _ 0; 0 ok join _ 1; 0 i kick _ 2; 0 ok kick _ 3;"
+                               "1 i authorize _ 4; 1 ok authorize allow 5"),
+                     JC_INVALID);
 }
 
 static void test_access_rejections_must_be_justified(void **state)
