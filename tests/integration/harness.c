@@ -1,7 +1,9 @@
 /* Integration harness (see harness.h): processes, ports, clients, status. */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -488,4 +490,114 @@ void it_assert_converged(struct it_cluster *c, unsigned timeout_ms)
         }
     }
     assert_true(same);
+}
+
+/* ---- Raw sockets ----------------------------------------------------------- */
+
+int it_raw_connect(const char *addr)
+{
+    char host[64];
+    const char *colon = strrchr(addr, ':');
+    struct sockaddr_in sa;
+    int fd;
+    if (colon == NULL || (size_t)(colon - addr) >= sizeof host) {
+        return -1;
+    }
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)atoi(colon + 1));
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        return -1;
+    }
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int it_raw_send(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n <= 0) {
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int it_raw_send_frame(int fd, const void *body, size_t len)
+{
+    uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                      (uint8_t)len};
+    if (it_raw_send(fd, hdr, 4) != 0) {
+        return -1;
+    }
+    return it_raw_send(fd, body, len);
+}
+
+static int recv_exact(int fd, uint8_t *buf, size_t len, uint64_t end)
+{
+    size_t got = 0;
+    while (got < len) {
+        struct pollfd p = {fd, POLLIN, 0};
+        uint64_t now = it_now_ms();
+        ssize_t n;
+        if (now >= end || poll(&p, 1, (int)(end - now)) <= 0) {
+            return -1;
+        }
+        n = recv(fd, buf + got, len - got, 0);
+        if (n == 0) {
+            return got == 0 ? 0 : -1;
+        }
+        if (n < 0) {
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    return 1;
+}
+
+long it_raw_recv_frame(int fd, uint8_t *buf, size_t cap, unsigned timeout_ms)
+{
+    uint64_t end = it_now_ms() + timeout_ms;
+    uint8_t hdr[4];
+    size_t len;
+    int rv = recv_exact(fd, hdr, 4, end);
+    if (rv <= 0) {
+        return rv == 0 ? 0 : -1;
+    }
+    len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+    if (len > cap || recv_exact(fd, buf, len, end) != 1) {
+        return -1;
+    }
+    return (long)len;
+}
+
+bool it_raw_closed(int fd, unsigned timeout_ms)
+{
+    uint64_t end = it_now_ms() + timeout_ms;
+    uint8_t b[256];
+    while (it_now_ms() < end) {
+        struct pollfd p = {fd, POLLIN, 0};
+        ssize_t n;
+        if (poll(&p, 1, 50) <= 0) {
+            continue;
+        }
+        n = recv(fd, b, sizeof b, 0);
+        if (n <= 0) {
+            return true;
+        }
+    }
+    return false;
 }

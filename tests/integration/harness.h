@@ -78,6 +78,15 @@ int it_call_cmd(struct cl_client *cl, const struct st_cmd *cmd, struct cl_respon
 int it_resolve(struct cl_client *cl, uint32_t node);
 int it_lookup_admin(struct cl_client *cl, uint32_t node);
 
+/* Raw TCP for protocol-abuse tests. it_raw_connect: fd or -1.
+ * it_raw_recv_frame: body length, 0 on orderly close, -1 on error/timeout. */
+int it_raw_connect(const char *addr);
+int it_raw_send(int fd, const void *buf, size_t len);
+int it_raw_send_frame(int fd, const void *body, size_t len);
+long it_raw_recv_frame(int fd, uint8_t *buf, size_t cap, unsigned timeout_ms);
+/* True if the peer closes fd (EOF or reset) within timeout_ms. */
+bool it_raw_closed(int fd, unsigned timeout_ms);
+
 /* Required u64 field of a result map. */
 bool it_map_u64(const struct proto_val *m, const char *key, uint64_t *out);
 
