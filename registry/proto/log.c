@@ -121,29 +121,29 @@ int proto_log_open(const void *buf, size_t len, struct proto_log_iter *it,
     memset(it, 0, sizeof *it);
     if (b == NULL || len < PROTO_LOG_HDR || len % 8 != 0) {
         reg_errmsgf(errmsg, "log entry: bad length %zu", len);
-        return rv;
+        goto err;
     }
     if (memcmp(b, PROTO_LOG_MAGIC, 4) != 0) {
         reg_errmsgf(errmsg, "log entry: bad magic");
-        return rv;
+        goto err;
     }
     uint64_t version = get_be(b + 4, 2), kind = get_be(b + 6, 2);
     uint64_t payload = get_be(b + 8, 4), reserved = get_be(b + 12, 4);
     if (version != PROTO_LOG_VERSION || kind != PROTO_LOG_KIND_BATCH || reserved != 0) {
         reg_errmsgf(errmsg, "log entry: version %u kind %u reserved %u not supported",
                     (unsigned)version, (unsigned)kind, (unsigned)reserved);
-        return rv;
+        goto err;
     }
     size_t body = len - PROTO_LOG_HDR;
     if (payload > body || body - payload >= 8) {
         reg_errmsgf(errmsg, "log entry: payload length %u does not match entry of %zu bytes",
                     (unsigned)payload, len);
-        return rv;
+        goto err;
     }
     for (size_t i = PROTO_LOG_HDR + payload; i < len; i++) {
         if (b[i] != 0) {
             reg_errmsgf(errmsg, "log entry: non-zero padding");
-            return rv;
+            goto err;
         }
     }
     rv = proto_parse(b + PROTO_LOG_HDR, payload, "", &root, errmsg);
@@ -162,12 +162,15 @@ int proto_log_open(const void *buf, size_t len, struct proto_log_iter *it,
     }
     if (rv != REG_OK) {
         reg_errmsg_wrapf(errmsg, "log entry");
-        memset(it, 0, sizeof *it);
-        return REG_MALFORMED;
+        rv = REG_MALFORMED;
+        goto err;
     }
     it->n_ops = it->ops.n;
     proto_iter_init(&it->it, &it->ops);
     return REG_OK;
+err:
+    memset(it, 0, sizeof *it);
+    return rv;
 }
 
 int proto_log_next(struct proto_log_iter *it, struct st_cmd *cmd, struct proto_arena *arena,

@@ -196,23 +196,25 @@ int proto_parse(const void *buf, size_t len, const char *path, struct proto_val 
     const char *name = path[0] != '\0' ? path : "message";
     if (buf == NULL || len == 0) {
         reg_errmsgf(errmsg, "%s: empty", name);
-        return REG_MALFORMED;
+        goto err;
     }
     if (walk(buf, len, &used, &why) != 0) {
         reg_errmsgf(errmsg, "%s: %s", name, why);
-        return REG_MALFORMED;
+        goto err;
     }
     if (used != len) {
         reg_errmsgf(errmsg, "%s: %zu trailing bytes", name, len - used);
-        return REG_MALFORMED;
+        goto err;
     }
     val_from(root, buf, len);
     path_join(root->path, path, "", "");
     if (root->type != PROTO_T_MAP) {
         reg_errmsgf(errmsg, "%s: not a map", name);
-        return REG_MALFORMED;
+        goto err;
     }
     return REG_OK;
+err:
+    return REG_MALFORMED;
 }
 
 /* Length of a value inside already validated bytes. */

@@ -115,6 +115,9 @@ static const struct proto_field a_member[] = {
 static const struct proto_field a_member_id[] = {
     {"member", PROTO_F_MEMBER_ID, true, ARG(member), 0},
 };
+static const struct proto_field a_watch[] = {
+    {"since", PROTO_F_U64, false, ARG(since), 0},
+};
 static const struct proto_field a_member_id_opt[] = {
     {"member", PROTO_F_MEMBER_ID, false, ARG(member), 0},
 };
@@ -174,6 +177,8 @@ static const struct proto_op ops[] = {
     S("cluster_remove", ADMIN, "remove a node from the raft configuration", a_member_id),
     S("cluster_transfer", ADMIN, "transfer leadership (raft_id 0: any)", a_member_id_opt),
     S0("cluster_snapshot", ADMIN, "take a snapshot now"),
+    S("watch", KEY, "long poll: answers when an entry after `since` touches the caller's access",
+      a_watch),
 };
 
 size_t proto_op_count(void)

@@ -329,6 +329,7 @@ struct proto_args {
     uint32_t limit;                           /* network_audit: 0 = default */
     char hostname[ST_HOSTNAME_MAX + 1];       /* resolve_hostname */
     struct st_cluster_member member;          /* cluster_add / remove / transfer */
+    uint64_t since;                           /* watch: last index the caller saw */
 };
 
 /* ---- Command arguments (the one codec, client requests and log entries) -----
