@@ -98,6 +98,7 @@ static const void *app_apply(void *data, uint64_t index, const void *buf, size_t
         rv = proto_log_next(&it, &cmd, &arena, errmsg);
         if (rv == REG_OK) {
             st_apply(s->state, &cmd, &s->results[i]);
+            srv__watch_applied(s, &cmd, &s->results[i], index);
         } else if (rv == REG_NOMEM) {
             /* Same policy as st_apply: a replica may not skip an op. */
             abort();

@@ -218,6 +218,8 @@ void srv__route(struct srv__req *r)
     if (op->kind == PROTO_OP_SERVER) {
         if (strcmp(op->name, "heartbeat") == 0) {
             srv__heartbeat(r);
+        } else if (strcmp(op->name, "watch") == 0) {
+            srv__watch(r);
         } else if (!srv__cluster_op(r)) {
             srv__reply_error(r, REG_INVALID_ARGUMENT, "op %s is not served by this node",
                              op->name);

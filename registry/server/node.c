@@ -179,6 +179,7 @@ int srv_start(struct srv *s, char errmsg[static REG_ERRMSG_SIZE])
     }
     srv__liveness_init(s);
     srv__cluster_init(s);
+    srv__watch_init(s);
     s->started = true;
     srv_log(SRV_LOG_INFO, "node_started",
             "name=%s listen=%s raft=%s applied_index=%llu mode=%s", s->cfg.name, s->cfg.listen,
@@ -200,6 +201,7 @@ static void maybe_finish(struct srv *s)
     cb = s->stop_cb;
     data = s->stop_data;
     srv__liveness_free(s);
+    srv__watch_free(s);
     reg_free(s->results);
     reg_free(s->online_buf);
     st_free(s->state);
@@ -241,6 +243,7 @@ void srv_stop(struct srv *s, void (*cb)(void *data), void *data)
     if (s->started) {
         srv__liveness_stop(s);
         srv__cluster_stop(s);
+        srv__watch_stop(s);
     }
     glue_shutdown(s->glue, glue_closed, s);
 }

@@ -121,6 +121,9 @@ struct srv {
     void (*fail_hook)(void *data);
     void *fail_data;
     uint64_t join_rr;
+
+    /* watch (watch.c) */
+    struct srv__watch *watch;
 };
 
 /* node.c */
@@ -220,5 +223,14 @@ void srv__cluster_stop(struct srv *s);
 bool srv__cluster_op(struct srv__req *r);
 /* cluster_status of this node, served locally. */
 void srv__cluster_status(struct srv__req *r);
+
+/* watch.c: the `watch` long poll (issue 5). */
+void srv__watch_init(struct srv *s);
+void srv__watch_stop(struct srv *s);
+void srv__watch_free(struct srv *s);
+void srv__watch(struct srv__req *r);
+/* After each applied op (app.c): record an event, answer matching polls. */
+void srv__watch_applied(struct srv *s, const struct st_cmd *cmd, const struct st_result *res,
+                        uint64_t index);
 
 #endif /* PILOT_SRV_INTERNAL_H */
