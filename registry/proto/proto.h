@@ -24,6 +24,8 @@
  *     (STYLE habit 12). Encoder errors are sticky in the proto_out.
  *   - Unknown map keys are ignored (forward compatibility); a nil value is
  *     treated as an absent field.
+ *   - No global mutable state: every function is reentrant; objects
+ *     (readers, arenas, outs) belong to one thread at a time.
  *
  * Prefix: proto_ public, proto__ cross-file internal. */
 #ifndef PILOT_PROTO_H
@@ -259,12 +261,15 @@ size_t proto_peer_mac_bytes(const char *cluster, const uint8_t nonce[PROTO_NONCE
                             const uint8_t cnonce[PROTO_NONCE_LEN], uint64_t peer,
                             uint8_t *out, size_t cap);
 /* Fill an agent auth answering hello h: key derived from sk (libsodium
- * 64-byte secret key), the given client nonce, Ed25519 signature. REG_OK. */
+ * 64-byte secret key), the given client nonce (the caller draws it with
+ * randombytes_buf), Ed25519 signature. REG_OK; REG_INTERNAL if libsodium
+ * cannot initialise. */
 int proto_auth_sign(struct proto_auth *a, const struct proto_hello *h,
                     const uint8_t sk[PROTO_SK_LEN], const uint8_t cnonce[PROTO_NONCE_LEN]);
 /* Fill an admin auth (token copied; REG_INVALID_ARGUMENT if too long). */
 int proto_auth_admin(struct proto_auth *a, const char *token);
-/* Fill a peer auth: HMAC-SHA256 with the cluster key. REG_OK. */
+/* Fill a peer auth: HMAC-SHA256 with the cluster key. REG_OK (REG_INTERNAL
+ * if libsodium cannot initialise). */
 int proto_auth_peer(struct proto_auth *a, const struct proto_hello *h, uint64_t peer,
                     const uint8_t cluster_key[PROTO_CLUSTER_KEY_LEN],
                     const uint8_t cnonce[PROTO_NONCE_LEN]);
@@ -333,11 +338,14 @@ struct proto_args {
 };
 
 /* ---- Command arguments (the one codec, client requests and log entries) -----
- * Encode the args map of cmd->op from the fields its schema names. */
+ * Encode the args map of cmd->op from the fields its schema names.
+ * REG_INVALID_ARGUMENT (in o->err too) for an unknown op, a bad enum value,
+ * or a missing blueprint / online array. */
 int proto_cmd_args_encode(struct proto_out *o, const struct st_cmd *cmd);
 /* Decode args (a map view; PROTO_T_NONE is an empty map) of write op `op`
- * into cmd. Only argument fields are written: the envelope (op, client,
- * seq, ts_ms, origin, caller_*) is left as the caller set it. cmd->online
+ * into cmd. Every argument field is reset first (absent optional fields
+ * read as zero); the envelope (client, seq, ts_ms, origin, caller_*) is
+ * kept as the caller set it and cmd->op is set to op. cmd->online
  * and cmd->blueprint (with its roles) are allocated in arena. REG_OK,
  * REG_INVALID_ARGUMENT (unknown op, bad field), REG_MALFORMED, REG_NOMEM. */
 int proto_cmd_args_decode(const struct proto_val *args, int op, struct st_cmd *cmd,
@@ -380,6 +388,8 @@ struct proto_request {
     struct proto_val raw_args;
 };
 
+/* The op name comes from cmd->op when cmd is set, else from rq->op;
+ * REG_INVALID_ARGUMENT if it is not in the op table. */
 int proto_request_encode(struct proto_out *o, const struct proto_request *rq);
 /* Decode the envelope; arguments stay a view (decode them with
  * proto_cmd_args_decode / proto_args_decode per rq->opdef). REG_MALFORMED:
@@ -505,7 +515,9 @@ typedef void *(*proto_alloc_fn)(size_t n);
  * origin into one entry. Each command's op, client, seq, caller_key,
  * caller_admin and args are encoded; its own ts_ms/origin are ignored. On
  * REG_OK *buf (from alloc, owned by the caller) holds *len bytes, a
- * multiple of 8. REG_INVALID_ARGUMENT (bad n or op), REG_NOMEM. */
+ * multiple of 8. REG_INVALID_ARGUMENT (bad n, op or argument),
+ * REG_TOO_LARGE (payload over 4 GiB), REG_NOMEM; on error *buf is untouched
+ * and nothing is left allocated. */
 int proto_log_encode(const struct st_cmd *const *cmds, size_t n, int64_t ts_ms,
                      uint64_t origin, proto_alloc_fn alloc, void **buf, size_t *len,
                      char errmsg[static REG_ERRMSG_SIZE]);
