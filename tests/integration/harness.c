@@ -201,6 +201,8 @@ unsigned it_node_join(struct it_cluster *c, unsigned via)
     return i;
 }
 
+static void print_log_tail(const struct it_node *n);
+
 static int reap(pid_t pid, unsigned timeout_ms, int *status)
 {
     uint64_t end = it_now_ms() + timeout_ms;
@@ -229,6 +231,9 @@ void it_node_stop(struct it_cluster *c, unsigned i)
         fail_msg("node %u did not stop within 15 s of SIGTERM", i + 1);
     }
     n->pid = 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        print_log_tail(n);
+    }
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 }
@@ -258,9 +263,20 @@ static void rm_rf(const char *dir)
     }
 }
 
+static void print_log_tail(const struct it_node *n)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "tail -n 40 '%s' >&2", n->log_path);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "(cannot show %s)\n", n->log_path);
+    }
+}
+
+/* Every node must exit 0 on SIGTERM: a sanitizer report (leak, UB) or a
+ * fail-stop turns into a non-zero status and fails the test. */
 void it_cluster_destroy(struct it_cluster *c)
 {
-    unsigned i;
+    unsigned i, bad = 0;
     int status;
     for (i = 0; i < c->n; i++) {
         struct it_node *n = &c->nodes[i];
@@ -269,15 +285,22 @@ void it_cluster_destroy(struct it_cluster *c)
             if (reap(n->pid, 15000, &status) != 0) {
                 kill(n->pid, SIGKILL);
                 waitpid(n->pid, &status, 0);
+                status = -1;
+            }
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                fprintf(stderr, "node %u: bad exit (status %d)\n", i + 1, status);
+                print_log_tail(n);
+                bad++;
             }
             n->pid = 0;
         }
     }
-    if (getenv("PILOT_IT_KEEP") == NULL) {
+    if (getenv("PILOT_IT_KEEP") == NULL && bad == 0) {
         rm_rf(c->root);
     } else {
         fprintf(stderr, "kept %s\n", c->root);
     }
+    assert_int_equal(bad, 0);
 }
 
 bool it_map_u64(const struct proto_val *m, const char *key, uint64_t *out)
@@ -432,21 +455,37 @@ int it_status(struct it_cluster *c, unsigned i, struct it_status *st)
         proto_get_str(&resp.result, "state", 0, sizeof st->state - 1, st->state, errmsg);
         proto_get_str(&resp.result, "role", 0, sizeof st->role - 1, st->role, errmsg);
         proto_get_str(&resp.result, "state_hash", 0, sizeof st->hash - 1, st->hash, errmsg);
+        proto_get_str(&resp.result, "leader_addr", 0, sizeof st->leader_addr - 1, st->leader_addr,
+                      errmsg);
     }
     cl_response_free(&resp);
     cl_close(cl);
     return rv;
 }
 
+/* A leader is usable once it is ready and every running node knows its
+ * client address (it publishes it into the members map shortly after
+ * becoming ready), so followers can forward to it. */
 int it_wait_leader(struct it_cluster *c, unsigned timeout_ms)
 {
     struct it_status st;
     uint64_t end = it_now_ms() + timeout_ms;
-    unsigned i;
+    unsigned i, j;
     while (it_now_ms() < end) {
         for (i = 0; i < c->n; i++) {
-            if (c->nodes[i].pid != 0 && it_status(c, i, &st) == REG_OK &&
-                strcmp(st.state, "leader") == 0 && st.ready) {
+            bool all = true;
+            if (c->nodes[i].pid == 0 || it_status(c, i, &st) != REG_OK ||
+                strcmp(st.state, "leader") != 0 || !st.ready) {
+                continue;
+            }
+            for (j = 0; j < c->n && all; j++) {
+                if (c->nodes[j].pid == 0) {
+                    continue;
+                }
+                all = it_status(c, j, &st) == REG_OK && st.leader_id == c->nodes[i].id &&
+                      strcmp(st.leader_addr, c->nodes[i].client_addr) == 0;
+            }
+            if (all) {
                 return (int)i;
             }
         }

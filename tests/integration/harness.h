@@ -15,8 +15,8 @@
 #include "proto.h"
 
 #define IT_MAX_NODES 5
-#define IT_ELECTION_MS 600
-#define IT_HEARTBEAT_MS 60
+#define IT_ELECTION_MS 1000
+#define IT_HEARTBEAT_MS 100
 
 struct it_node {
     uint64_t id;
@@ -49,8 +49,8 @@ void it_node_kill(struct it_cluster *c, unsigned i);
 /* Stop every running node, print node logs on failure, remove the dir. */
 void it_cluster_destroy(struct it_cluster *c);
 
-/* Index of the node that reports itself leader and ready, waiting up to
- * timeout_ms; -1 if none. */
+/* Index of the node that reports itself leader and ready and whose client
+ * address every running node knows, waiting up to timeout_ms; -1 if none. */
 int it_wait_leader(struct it_cluster *c, unsigned timeout_ms);
 
 struct it_status {
@@ -59,6 +59,7 @@ struct it_status {
     char role[16];
     bool ready;
     char hash[72];
+    char leader_addr[64];
 };
 /* cluster_status of node i (served locally by that node). REG_* code. */
 int it_status(struct it_cluster *c, unsigned i, struct it_status *st);
