@@ -65,9 +65,18 @@ static int rd_authorize(struct srv *s, struct srv__req *r, uint32_t viewer, stru
         reg_errmsgf(errmsg, "authorize: the caller must be one of the two nodes");
         return REG_PERMISSION_DENIED;
     }
-    proto_put_map(o, 1);
+    bool allowed = st_may_reach(s->state, a->from, a->to, (uint16_t)a->port);
+    struct st_node from;
+    /* The receiving daemon needs the sender's key to open its packets; it
+     * learns it only when the sender may reach it (issue 5). */
+    bool with_key = allowed && viewer == a->to && st_node_get(s->state, a->from, &from) == REG_OK;
+    proto_put_map(o, with_key ? 2 : 1);
     proto_put_str(o, "allowed");
-    proto_put_bool(o, st_may_reach(s->state, a->from, a->to, (uint16_t)a->port));
+    proto_put_bool(o, allowed);
+    if (with_key) {
+        proto_put_str(o, "key");
+        proto_put_bin(o, from.key, ST_KEY_LEN);
+    }
     return o->err;
 }
 
