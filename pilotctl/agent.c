@@ -95,15 +95,30 @@ static int cmd_register(int argc, char **argv)
     rv = ctl_connect(CTL_AUTH_AGENT, &cl);
     if (rv != CTL_EXIT_OK)
         return rv;
+    if (cmd.endpoint[0] == '\0') {
+        /* No agent endpoint given: register the address the registry sees
+         * us at, as the public registry does for an empty listen address. */
+        uint32_t me;
+        char errmsg[REG_ERRMSG_SIZE];
+        int crv = cl_whoami(cl, &me, errmsg);
+        if (crv != REG_OK) {
+            rv = ctl_fail_reg(crv, errmsg, NULL);
+            goto out;
+        }
+        cl_local_endpoint(cl, cmd.endpoint, sizeof cmd.endpoint);
+    }
     rv = ctl_write(cl, &cmd, &res, NULL);
     if (rv == CTL_EXIT_OK) {
-        d = json_pack("{s:i, s:b, s:s}", "node_id", (json_int_t)res.node, "public", cmd.flag,
-                      "status", res.status == ST_STATUS_RETURNING ? "returning" : "registered");
+        d = json_pack("{s:i, s:b, s:s, s:s}", "node_id", (json_int_t)res.node, "public",
+                      cmd.flag, "status",
+                      res.status == ST_STATUS_RETURNING ? "returning" : "registered",
+                      "endpoint", cmd.endpoint);
         add_address(d);
         if (cmd.hostname[0] != '\0')
             json_object_set_new(d, "hostname", json_string(cmd.hostname));
         rv = ctl_ok(d, node_text);
     }
+out:
     cl_close(cl);
     return rv;
 }

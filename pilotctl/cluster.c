@@ -26,10 +26,11 @@ static void status_text(const json_t *d)
 {
     static const struct ctl_col cols[] = {
         {"raft_id", "ID"},       {"name", "NAME"},        {"client_addr", "ADDRESS"},
-        {"role", "ROLE"},        {"term", "TERM"},        {"commit_index", "COMMIT"},
-        {"applied_index", "APPLIED"}, {"leader_id", "LEADER"}, {"error", "ERROR"},
+        {"state", "STATE"},      {"role", "ROLE"},        {"term", "TERM"},
+        {"commit_index", "COMMIT"}, {"applied_index", "APPLIED"}, {"leader_id", "LEADER"},
+        {"ready", "READY"},      {"error", "ERROR"},
     };
-    ctl_table(json_object_get(d, "members"), cols, 9);
+    ctl_table(json_object_get(d, "members"), cols, 11);
 }
 
 /* Ask one node for its own cluster_status, connecting to it alone. */
@@ -52,7 +53,7 @@ static json_t *node_status(const char *client_addr, const struct cl_options *bas
     if (cl_call(cl, &req, &resp) == REG_OK)
         j = ctl_result_json(&resp);
     else
-        j = json_pack("{s:s, s:s}", "error", resp.message, "role", "unreachable");
+        j = json_pack("{s:s, s:s}", "error", resp.message, "state", "unreachable");
     cl_response_free(&resp);
     cl_close(cl);
     return j;

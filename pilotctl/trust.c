@@ -191,8 +191,13 @@ static int list_cmd(int argc, char **argv, bool pending)
         rows = pick(json_object_get(res, "incoming"), in_keys, 3);
         out_rows = pick(json_object_get(res, "outgoing"), out_keys, 3);
         rej = pick(json_object_get(res, "outcomes"), rej_keys, 3);
+        /* The other side: "from" for incoming, "to" for outgoing. */
+        json_array_foreach(rows, i, d) {
+            json_t *src = json_array_get(json_object_get(res, "incoming"), i);
+            if (json_object_get(d, "node_id") == NULL && json_object_get(src, "from") != NULL)
+                json_object_set(d, "node_id", json_object_get(src, "from"));
+        }
         json_array_foreach(out_rows, i, d) {
-            /* For an outgoing request the other side is "to". */
             json_t *src = json_array_get(json_object_get(res, "outgoing"), i);
             if (json_object_get(src, "to") != NULL)
                 json_object_set(d, "node_id", json_object_get(src, "to"));

@@ -138,6 +138,9 @@ uint64_t cl_client_id(const struct cl_client *cl);
 uint64_t cl_next_seq(const struct cl_client *cl);
 /* Endpoint of the current connection ("" if not connected). */
 const char *cl_connected_to(const struct cl_client *cl);
+/* Local "ip:port" of the current connection, i.e. the address the node
+ * sees us at (absent NAT). REG_OK, or REG_UNAVAILABLE when not connected. */
+int cl_local_endpoint(const struct cl_client *cl, char *buf, size_t cap);
 /* Drop the connection (the next call reconnects). */
 void cl_disconnect(struct cl_client *cl);
 

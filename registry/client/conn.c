@@ -300,3 +300,20 @@ err_after_connect:
 err:
     return rv;
 }
+
+int cl_local_endpoint(const struct cl_client *cl, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+
+    if (cl->fd < 0 || getsockname(cl->fd, (struct sockaddr *)&ss, &sl) != 0 ||
+        getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+        return REG_UNAVAILABLE;
+    if (ss.ss_family == AF_INET6)
+        snprintf(buf, cap, "[%s]:%s", host, port);
+    else
+        snprintf(buf, cap, "%s:%s", host, port);
+    return REG_OK;
+}

@@ -7,8 +7,8 @@ agent owner
 agent a
 agent b
 
-ok a handshake b "outside the network too"
-ok b approve a
+ok a handshake "${ID[b]}" "outside the network too"
+ok b approve "${ID[a]}"
 ok owner network create --name temp --join-rule open
 NET=$(jq -r .data.network_id <<<"$OUT")
 ok a network join "$NET"
@@ -22,7 +22,7 @@ expect "[.data.networks[] | select(.network_id == $NET)] | length == 0"
 # Backbone registration kept.
 ok a whoami
 expect ".data.node_id == ${ID[a]}"
-ok owner lookup a
+ok a lookup "${ID[a]}"
 expect ".data.node_id == ${ID[a]}"
 # Trust kept: a and b still resolve each other; owner no longer reaches a.
 ok a resolve b

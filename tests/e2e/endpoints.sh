@@ -11,7 +11,7 @@ L=$(leader_index) || fail "no leader found in cluster status"
 F=$(( L % 3 + 1 ))
 ok a cluster status
 expect '.data.members | length == 3'
-expect '[.data.members[] | select(.role == "leader")] | length == 1'
+expect '[.data.members[] | select(.state == "leader")] | length == 1'
 # Writes and reads through a follower (forwarded).
 REG=${EP[$F]} ok a network create --name via-follower --join-rule open
 NET=$(jq -r .data.network_id <<<"$OUT")
@@ -22,8 +22,12 @@ run a --redirect network members "$NET"
 [ "$RC" -eq 0 ] || fail "redirect mode failed"
 # First endpoint down.
 DEAD=$(free_ports 1)
+# a and b are co-members now: a handshake by hostname resolves and is
+# auto-approved, recorded with the network.
 REG="127.0.0.1:$DEAD,$EPS" ok a handshake b "through a list"
-REG="127.0.0.1:$DEAD,$EPS" ok b approve a
+expect '.data.status == "approved"'
+REG="127.0.0.1:$DEAD,$EPS" ok b trust
+expect ".data.trusted[0].network == $NET"
 # Lose the leader: the remaining two elect a new one; commands keep working.
 stop_node "$L"
 REG="$EPS" ok a --timeout 20 network members "$NET"

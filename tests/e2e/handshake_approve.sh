@@ -21,7 +21,7 @@ done
 ok agent-a resolve agent-b
 ok agent-b resolve agent-a
 # A repeated handshake reports the existing trust.
-ok agent-a handshake agent-b "again"
+ok agent-a handshake agent-b "again"  # resolvable by hostname once trusted
 expect '.data.status == "already_trusted"'
 # Approving nothing is an error.
 agent agent-c

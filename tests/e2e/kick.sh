@@ -11,7 +11,7 @@ agent k
 
 # b and k share bilateral trust from before (a handshake between
 # co-members would be auto-approved, so it happens first).
-ok k handshake b "keep in touch"
+ok k handshake "${ID[b]}" "keep in touch"
 ok b approve "${ID[k]}"
 ok owner network create --name team --join-rule token --token t0ken
 NET=$(jq -r .data.network_id <<<"$OUT")
@@ -32,7 +32,7 @@ fails permission_denied k network join "$NET" --token t0ken
 ok owner network members "$NET"
 expect "[.data.members[].node_id] | index(${ID[k]}) == null"
 # Re-invited, the kicked agent is back.
-ok owner network invite "$NET" --node k
+ok owner network invite "$NET" --node "${ID[k]}"
 ok a resolve k
 ok k network leave "$NET"
 ok k network join "$NET" --token t0ken

@@ -15,6 +15,7 @@ E2E_PIDS=()
 E2E_FAILED=0
 E2E_NAME=$(basename "$0" .sh)
 declare -A ID
+AGENT_N=0
 OUT=""
 ERR=""
 RC=0
@@ -136,7 +137,7 @@ leader_index() {
         --admin-token-file "$E2E_DIR/admin.token" cluster status 2>/dev/null) || return 1
     for i in 1 2 3; do
         if [ "$(jq -r --arg a "${EP[$i]}" \
-            '.data.members[] | select(.client_addr == $a) | .role' <<<"$st")" = "leader" ]; then
+            '.data.members[] | select(.client_addr == $a) | .state' <<<"$st")" = "leader" ]; then
             echo "$i"
             return 0
         fi
@@ -181,8 +182,9 @@ expect() {
 agent() {
     local name=$1
     shift
+    AGENT_N=$((AGENT_N + 1))
     ok "$name" init
-    ok "$name" register --hostname "$name" --endpoint "127.0.0.1:$((4000 + ${#ID[@]}))" "$@"
+    ok "$name" register --hostname "$name" --endpoint "127.0.0.1:$((4000 + AGENT_N))" "$@"
     ID[$name]=$(jq -r .data.node_id <<<"$OUT")
     [ "${ID[$name]}" -ge 4 ] 2>/dev/null || fail "register $name gave no node id"
 }

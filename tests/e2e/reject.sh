@@ -6,7 +6,7 @@ start_cluster
 agent a
 agent b
 
-ok a handshake b "please"
+ok a handshake "${ID[b]}" "please"
 ok b reject "${ID[a]}" "not today"
 expect ".data.status == \"rejected\" and .data.node_id == ${ID[a]}"
 ok b pending
