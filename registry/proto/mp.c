@@ -222,6 +222,11 @@ static size_t skip(const uint8_t *p, size_t avail)
 {
     const char *why = NULL;
     size_t used = avail;
+    struct hdr h;
+    /* Scalars, the common case in a map scan, need no walk. */
+    if (read_hdr(p, avail, &h) == 0 && h.type != PROTO_T_ARRAY && h.type != PROTO_T_MAP) {
+        return h.hlen + h.body;
+    }
     if (walk(p, avail, &used, &why) != 0) {
         used = avail; /* cannot happen on validated input; stop the scan */
     }
