@@ -34,6 +34,13 @@ static void seen_set(struct srv *s, uint32_t id, uint64_t now)
     s->seen[i] = now;
 }
 
+void srv__liveness_seen(struct srv *s, uint32_t node)
+{
+    if (node >= ST_FIRST_NODE_ID) {
+        seen_set(s, node, srv__now(s));
+    }
+}
+
 static uint64_t seen_get(struct srv *s, uint32_t id)
 {
     size_t i = id - ST_FIRST_NODE_ID;

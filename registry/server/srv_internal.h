@@ -215,6 +215,8 @@ void srv__liveness_init(struct srv *s);
 void srv__liveness_stop(struct srv *s);
 void srv__liveness_free(struct srv *s);
 void srv__heartbeat(struct srv__req *r);
+/* A registration is a sign of life: count it as a heartbeat. */
+void srv__liveness_seen(struct srv *s, uint32_t node);
 
 /* cluster.c */
 void srv__cluster_init(struct srv *s);

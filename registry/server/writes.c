@@ -26,6 +26,9 @@ static void write_done(void *data, int status, const void *result, uint64_t inde
     struct srv__req *r = data;
     const struct st_result *res = result;
     struct proto_response rs;
+    if (status == REG_OK && res->code == REG_OK && res->op == ST_CMD_REGISTER) {
+        srv__liveness_seen(r->srv, res->node);
+    }
     if (r->done != NULL) {
         r->done(r, status, status == REG_OK ? res : NULL, index);
         srv__req_free(r);

@@ -112,6 +112,9 @@ static void node_spawn(struct it_cluster *c, unsigned i, const char *mode, unsig
     argv[k++] = "32";
     argv[k++] = "--max-frame";
     argv[k++] = "65536";
+    for (unsigned e = 0; e < c->n_extra && k < 36; e++) {
+        argv[k++] = c->extra[e];
+    }
     if (strcmp(mode, "initial") == 0) {
         argv[k++] = "--initial-cluster";
         argv[k++] = c->initial;
@@ -152,11 +155,20 @@ static void wait_up(struct it_cluster *c, unsigned i)
 
 void it_cluster_start(struct it_cluster *c, unsigned n)
 {
+    it_cluster_start_args(c, n, NULL);
+}
+
+void it_cluster_start_args(struct it_cluster *c, unsigned n, const char *const *extra)
+{
     uint8_t key[32];
     char tok[33];
     size_t o = 0;
     unsigned i;
     memset(c, 0, sizeof *c);
+    for (i = 0; extra != NULL && extra[i] != NULL && i < 8; i++) {
+        c->extra[i] = extra[i];
+    }
+    c->n_extra = i;
     assert_true(sodium_init() >= 0);
     signal(SIGPIPE, SIG_IGN);
     snprintf(c->root, sizeof c->root, "/tmp/pilot-it-XXXXXX");

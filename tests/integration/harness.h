@@ -33,11 +33,15 @@ struct it_cluster {
     unsigned n;                     /* nodes created so far */
     struct it_node nodes[IT_MAX_NODES];
     char initial[512];              /* --initial-cluster value */
+    const char *extra[8];           /* extra flags for every node */
+    unsigned n_extra;
 };
 
 /* Create the directory, key and token, and n founding nodes (ids 1..n) with
  * free ports; start them all with --initial-cluster and wait for a leader. */
 void it_cluster_start(struct it_cluster *c, unsigned n);
+/* Same, with extra flags (NULL-terminated, at most 8) for every node. */
+void it_cluster_start_args(struct it_cluster *c, unsigned n, const char *const *extra);
 /* Start node i (index) again with its existing data dir (no mode flag). */
 void it_node_restart(struct it_cluster *c, unsigned i);
 /* Add and start a node with --join to node `via`; returns its index. */
