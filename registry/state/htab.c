@@ -13,6 +13,9 @@
 #include "st_internal.h"
 
 #define IX_MIN_CAP 16u
+/* One byte of the hash kept beside each slot: a probe touches the record
+ * (a likely cache miss) only when the tag matches. */
+#define TAG(h) ((uint8_t)((h) >> 56))
 
 uint64_t st__mix64(uint64_t x)
 {
@@ -45,7 +48,9 @@ uint64_t st__hash_bytes(const void *p, size_t n)
 void st__ix_free(struct st__ix *ix)
 {
     reg_free(ix->slots);
+    reg_free(ix->tags);
     ix->slots = NULL;
+    ix->tags = NULL;
     ix->mask = 0;
     ix->count = 0;
 }
@@ -56,12 +61,13 @@ uint32_t st__ix_find(const struct st__ix *ix, uint64_t h, st__ix_eq_fn eq, const
     if (ix->slots == NULL) {
         return UINT32_MAX;
     }
+    uint8_t tag = TAG(h);
     for (uint32_t i = (uint32_t)h & ix->mask;; i = (i + 1) & ix->mask) {
         uint32_t v = ix->slots[i];
         if (v == 0) {
             return UINT32_MAX;
         }
-        if (eq(ctx, v - 1, probe)) {
+        if (ix->tags[i] == tag && eq(ctx, v - 1, probe)) {
             return v - 1;
         }
     }
@@ -74,13 +80,16 @@ static void place(struct st__ix *ix, uint64_t h, uint32_t value)
         i = (i + 1) & ix->mask;
     }
     ix->slots[i] = value + 1;
+    ix->tags[i] = TAG(h);
 }
 
 static void rehash(struct st__ix *ix, uint32_t cap, st__ix_hash_fn hash, const void *ctx)
 {
     uint32_t *old = ix->slots;
     uint32_t old_cap = old == NULL ? 0 : ix->mask + 1;
+    reg_free(ix->tags);
     ix->slots = reg_xcalloc(cap, sizeof *ix->slots);
+    ix->tags = reg_xmalloc(cap);
     ix->mask = cap - 1;
     for (uint32_t i = 0; i < old_cap; i++) {
         if (old[i] != 0) {
@@ -136,6 +145,7 @@ bool st__ix_remove(struct st__ix *ix, uint64_t h, uint32_t value, st__ix_hash_fn
         bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
         if (!stays) {
             ix->slots[hole] = ix->slots[j];
+            ix->tags[hole] = ix->tags[j];
             hole = j;
         }
     }

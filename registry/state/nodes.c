@@ -32,13 +32,13 @@ static bool key_eq(const void *ctx, uint32_t id, const void *probe)
 
 static uint64_t host_hash(const void *ctx, uint32_t id)
 {
-    const char *h = st__node(ctx, id)->hostname;
+    const char *h = st__host(st__node(ctx, id));
     return st__hash_bytes(h, strlen(h));
 }
 
 static bool host_eq(const void *ctx, uint32_t id, const void *probe)
 {
-    return strcmp(st__node(ctx, id)->hostname, probe) == 0;
+    return strcmp(st__host(st__node(ctx, id)), probe) == 0;
 }
 
 uint32_t st__key_find(const struct st_state *s, const uint8_t key[static ST_KEY_LEN])
@@ -67,10 +67,11 @@ void st__host_index(struct st_state *s, uint32_t id)
 static void host_clear(struct st_state *s, uint32_t id)
 {
     struct st__node *n = st__node(s, id);
-    if (n->hostname != NULL) {
+    if (n->host_len > 0) {
         st__ix_remove(&s->host_ix, host_hash(s, id), id, host_hash, s);
-        reg_free(n->hostname);
-        n->hostname = NULL;
+        char ep[ST_ENDPOINT_MAX + 1];
+        snprintf(ep, sizeof ep, "%s", st__endpoint(n));
+        st__node_set_str(n, "", ep);
     }
 }
 
@@ -132,14 +133,14 @@ void st__node_del_net(struct st__node *n, uint16_t net)
 
 void st__node_free_fields(struct st__node *n)
 {
-    reg_free(n->hostname);
-    reg_free(n->endpoint);
+    reg_free(n->str);
     reg_free(n->tags);
     if (n->cap_nets > ST__NETS_INLINE) {
         reg_free(n->nets.heap);
     }
     st__ext_free(n->ext);
-    n->hostname = n->endpoint = n->tags = NULL;
+    n->str = n->tags = NULL;
+    n->host_len = 0;
     n->cap_nets = n->n_nets = 0;
     n->ext = NULL;
 }
@@ -204,17 +205,31 @@ static void set_tags(struct st__node *n, const char *buf, int len, uint8_t count
     }
 }
 
-static void set_endpoint(struct st__node *n, const char *e)
+void st__node_set_str(struct st__node *n, const char *host, const char *ep)
 {
-    size_t len = strlen(e);
-    /* Reuse the buffer when the new endpoint fits: endpoint refreshes are
-     * frequent and should not allocate. */
-    if (n->endpoint != NULL && strlen(n->endpoint) >= len) {
-        memcpy(n->endpoint, e, len + 1);
+    size_t hl = strlen(host), el = strlen(ep);
+    if (n->str != NULL && hl == n->host_len && memcmp(n->str, host, hl) == 0 &&
+        strlen(st__endpoint(n)) >= el) {
+        /* Same hostname and the endpoint fits: endpoint refreshes are
+         * frequent and should not allocate. */
+        memcpy(n->str + hl + 1, ep, el + 1);
         return;
     }
-    reg_free(n->endpoint);
-    n->endpoint = st__strdup(e);
+    reg_free(n->str);
+    n->str = NULL;
+    n->host_len = (uint8_t)hl;
+    if (hl + el > 0) {
+        n->str = reg_xmalloc(hl + el + 2);
+        memcpy(n->str, host, hl + 1);
+        memcpy(n->str + hl + 1, ep, el + 1);
+    }
+}
+
+static void set_endpoint(struct st__node *n, const char *e)
+{
+    char host[ST_HOSTNAME_MAX + 1];
+    snprintf(host, sizeof host, "%s", st__host(n));
+    st__node_set_str(n, host, e);
 }
 
 /* "" if hostname can be set for id, else the reason. */
@@ -234,12 +249,14 @@ static const char *hostname_problem(const struct st_state *s, uint32_t id, const
 static void set_hostname(struct st_state *s, uint32_t id, const char *h)
 {
     struct st__node *n = st__node(s, id);
-    if (n->hostname != NULL && strcmp(n->hostname, h) == 0) {
+    if (strcmp(st__host(n), h) == 0) {
         return;
     }
     host_clear(s, id);
     if (h[0] != '\0') {
-        n->hostname = st__strdup(h);
+        char ep[ST_ENDPOINT_MAX + 1];
+        snprintf(ep, sizeof ep, "%s", st__endpoint(n));
+        st__node_set_str(n, h, ep);
         st__host_index(s, id);
     }
 }
@@ -333,9 +350,9 @@ static void do_deregister(struct st_state *s, const struct st_cmd *cmd, uint32_t
     st__pending_drop_node(s, id);
     host_clear(s, id);
     set_online(s, n, false, cmd->ts_ms);
-    reg_free(n->endpoint);
+    st__node_set_str(n, "", "");
     reg_free(n->tags);
-    n->endpoint = n->tags = NULL;
+    n->tags = NULL;
     n->n_tags = 0;
     n->public_ = 0;
     n->registered = 0;

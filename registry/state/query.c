@@ -34,6 +34,13 @@ static bool port_allowed(const struct st__net *net, uint16_t port)
 
 bool st_may_reach(const struct st_state *s, uint32_t a, uint32_t b, uint16_t port)
 {
+    /* The three lookups below hit unrelated cache lines; start loading the
+     * trust slot while the node records are checked. */
+    uint64_t h = st__mix64(st__pair_key(a, b));
+    if (s->pair_ix.slots != NULL) {
+        __builtin_prefetch(&s->pair_ix.slots[h & s->pair_ix.mask]);
+        __builtin_prefetch(&s->pair_ix.tags[h & s->pair_ix.mask]);
+    }
     const struct st__node *na = st__live(s, a), *nb = st__live(s, b);
     if (na == NULL || nb == NULL) {
         return false;
@@ -41,9 +48,7 @@ bool st_may_reach(const struct st_state *s, uint32_t a, uint32_t b, uint16_t por
     if (nb->public_) {
         return true;
     }
-    if (st__pair_find(s, a, b) != NULL) {
-        return true;
-    }
+    /* Shared networks first: they need only the two records in hand. */
     const uint16_t *x = st__nets_of(na), *y = st__nets_of(nb);
     uint32_t i = 0, j = 0;
     while (i < na->n_nets && j < nb->n_nets) {
@@ -59,7 +64,7 @@ bool st_may_reach(const struct st_state *s, uint32_t a, uint32_t b, uint16_t por
             j++;
         }
     }
-    return false;
+    return st__pair_find(s, a, b) != NULL;
 }
 
 bool st_trusted(const struct st_state *s, uint32_t a, uint32_t b)
@@ -87,8 +92,8 @@ int st_node_get(const struct st_state *s, uint32_t id, struct st_node *out)
     memset(out, 0, sizeof *out);
     out->id = id;
     memcpy(out->key, n->key, ST_KEY_LEN);
-    out->hostname = n->hostname != NULL ? n->hostname : "";
-    out->endpoint = n->endpoint != NULL ? n->endpoint : "";
+    out->hostname = st__host(n);
+    out->endpoint = st__endpoint(n);
     out->public_ = n->public_;
     out->online = n->online;
     out->created_ms = n->created_ms;

@@ -109,8 +109,8 @@ static void enc_nodes(struct wbuf *w, const struct st_state *s)
         put_z(w, (int64_t)((uint64_t)n->created_ms - (uint64_t)prev));
         put_z(w, (int64_t)((uint64_t)n->last_change_ms - (uint64_t)n->created_ms));
         prev = n->created_ms;
-        put_s(w, n->hostname);
-        put_s(w, n->endpoint);
+        put_s(w, st__host(n));
+        put_s(w, st__endpoint(n));
         put_u8(w, n->n_tags);
         const char *t = n->tags;
         for (uint8_t i = 0; i < n->n_tags; i++) {

@@ -147,20 +147,21 @@ static bool dec_node(struct rbuf *r, struct st_state *s, uint32_t id, int64_t *p
     n->online = (flags >> 2) & 1;
     s->n_registered += n->registered;
     s->n_online += n->online;
-    get_s(r, str, ST_HOSTNAME_MAX);
-    if (str[0] != '\0') {
-        if (!n->registered || !st_valid_name(str) || st__host_find(s, str) != 0) {
-            return fail(r, "bad or duplicate hostname");
-        }
-        n->hostname = st__strdup(str);
-        st__host_index(s, id);
+    char host[ST_HOSTNAME_MAX + 1];
+    get_s(r, host, ST_HOSTNAME_MAX);
+    if (host[0] != '\0' && (!n->registered || !st_valid_name(host) || st__host_find(s, host) != 0)) {
+        return fail(r, "bad or duplicate hostname");
     }
     get_s(r, str, ST_ENDPOINT_MAX);
-    if (str[0] != '\0') {
-        if (!n->registered || !printable(str)) {
-            return fail(r, "bad endpoint");
-        }
-        n->endpoint = st__strdup(str);
+    if (str[0] != '\0' && (!n->registered || !printable(str))) {
+        return fail(r, "bad endpoint");
+    }
+    if (r->bad != NULL) {
+        return false;
+    }
+    st__node_set_str(n, host, str);
+    if (host[0] != '\0') {
+        st__host_index(s, id);
     }
     uint8_t n_tags = get_u8(r);
     if (n_tags > ST_TAGS_MAX || (n_tags > 0 && !n->registered)) {

@@ -29,10 +29,11 @@
 
 /* ---- Open-addressing index (htab.c) ---------------------------------------
  * Stores uint32 values; the key of a value is found through callbacks, so
- * the table itself costs 4 bytes a slot. Linear probing, backward-shift
+ * the table itself costs 5 bytes a slot (value + one hash byte). Linear probing, backward-shift
  * deletion, capacity a power of two, load ≤ 0.7. */
 struct st__ix {
     uint32_t *slots;          /* value + 1; 0 = empty */
+    uint8_t *tags;            /* top hash byte of each slot */
     uint32_t mask;            /* capacity - 1 (capacity 0: slots NULL) */
     uint32_t count;
 };
@@ -81,8 +82,9 @@ struct st__node {
     uint8_t key[ST_KEY_LEN];
     int64_t created_ms;
     int64_t last_change_ms;
-    char *hostname;           /* NULL = none */
-    char *endpoint;           /* NULL = none */
+    char *str;                /* "hostname\0endpoint\0" in one block (one
+                                 allocation per agent instead of two); NULL
+                                 when both are empty */
     char *tags;               /* n_tags strings back to back, NUL-terminated */
     union {
         uint16_t inl[ST__NETS_INLINE];
@@ -92,6 +94,7 @@ struct st__node {
     uint32_t trust_head;      /* pair index + 1, list sorted by peer; ST__NIL = none */
     struct st__ext *ext;      /* NULL when no pending / outcomes */
     uint8_t registered, public_, online, n_tags;
+    uint8_t host_len;         /* strlen of the hostname part of str */
 };
 
 struct st__pair {             /* trust pair {a < b} */
@@ -193,6 +196,17 @@ static inline struct st__net *st__net(const struct st_state *s, uint32_t id)
     return s->nets[id];
 }
 
+/* Hostname / endpoint of a node, "" if none. */
+static inline const char *st__host(const struct st__node *n)
+{
+    return n->str != NULL ? n->str : "";
+}
+
+static inline const char *st__endpoint(const struct st__node *n)
+{
+    return n->str != NULL ? n->str + n->host_len + 1 : "";
+}
+
 static inline const uint16_t *st__nets_of(const struct st__node *n)
 {
     return n->cap_nets <= ST__NETS_INLINE ? n->nets.inl : n->nets.heap;
@@ -223,6 +237,8 @@ void st__node_add_net(struct st__node *n, uint16_t net);
 void st__node_del_net(struct st__node *n, uint16_t net);
 bool st__node_in_net(const struct st__node *n, uint16_t net);
 void st__node_free_fields(struct st__node *n);
+/* Replace hostname and endpoint (not the hostname index: callers do). */
+void st__node_set_str(struct st__node *n, const char *host, const char *ep);
 
 /* networks.c */
 void st__apply_net(struct st_state *s, const struct st_cmd *cmd, struct st_result *res);
