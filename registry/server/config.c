@@ -446,7 +446,7 @@ out:
 /* Read a small secret file whole. Group/other-readable secrets are refused:
  * an operator who left the key world-readable has already leaked it. */
 static int read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len,
-                       char errmsg[static REG_ERRMSG_SIZE])
+                       size_t *raw_len, char errmsg[static REG_ERRMSG_SIZE])
 {
     FILE *f = NULL;
     struct stat st;
@@ -466,6 +466,7 @@ static int read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len,
         reg_errmsgf(errmsg, "%s is larger than %zu bytes", path, cap - 1);
         goto err_after_open;
     }
+    *raw_len = n;
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) {
         n--;
     }
@@ -481,14 +482,16 @@ int srv_config_load_secrets(const struct srv_config *c, struct srv_secrets *s,
                             char errmsg[static REG_ERRMSG_SIZE])
 {
     uint8_t buf[SRV_ADMIN_TOKEN_MAX + 2];
-    size_t len = 0, bin_len = 0;
+    size_t len = 0, raw_len = 0, bin_len = 0;
     int rv;
     memset(s, 0, sizeof *s);
-    rv = read_secret(c->cluster_key_file, buf, sizeof buf, &len, errmsg);
+    rv = read_secret(c->cluster_key_file, buf, sizeof buf, &len, &raw_len, errmsg);
     if (rv != REG_OK) {
         goto out;
     }
-    if (len == SRV_CLUSTER_KEY_LEN) {
+    /* Raw keys are judged by their untrimmed length: random bytes may end
+     * in what looks like a newline. */
+    if (raw_len == SRV_CLUSTER_KEY_LEN) {
         memcpy(s->cluster_key, buf, SRV_CLUSTER_KEY_LEN);
     } else if (len == 2 * SRV_CLUSTER_KEY_LEN &&
                sodium_hex2bin(s->cluster_key, sizeof s->cluster_key, (const char *)buf, len,
@@ -502,7 +505,7 @@ int srv_config_load_secrets(const struct srv_config *c, struct srv_secrets *s,
         goto out;
     }
     if (c->admin_token_file[0] != '\0') {
-        rv = read_secret(c->admin_token_file, buf, sizeof buf, &len, errmsg);
+        rv = read_secret(c->admin_token_file, buf, sizeof buf, &len, &raw_len, errmsg);
         if (rv != REG_OK) {
             goto out;
         }
