@@ -28,6 +28,16 @@ REG="127.0.0.1:$DEAD,$EPS" ok a handshake b "through a list"
 expect '.data.status == "approved"'
 REG="127.0.0.1:$DEAD,$EPS" ok b trust
 expect ".data.trusted[0].network == $NET"
+# Leadership transfer needs the admin token.
+run a cluster transfer --to "$F"
+[ "$RC" -eq 2 ] || fail "cluster transfer without the admin token must be a usage error"
+ok a --admin-token-file "$E2E_DIR/admin.token" cluster transfer --to "$F"
+for k in $(seq 1 40); do
+    [ "$(leader_index)" = "$F" ] && break
+    sleep 0.25
+done
+[ "$(leader_index)" = "$F" ] || fail "leadership did not move to node $F"
+L=$F
 # Lose the leader: the remaining two elect a new one; commands keep working.
 stop_node "$L"
 REG="$EPS" ok a --timeout 20 network members "$NET"

@@ -107,7 +107,7 @@ start_cluster() {
     INITIAL="1=127.0.0.1:${RPORT[1]},2=127.0.0.1:${RPORT[2]},3=127.0.0.1:${RPORT[3]}"
     EPS="${EP[1]},${EP[2]},${EP[3]}"
     head -c 32 /dev/urandom >"$E2E_DIR/cluster.key"
-    head -c 24 /dev/urandom | xxd -p -c 64 >"$E2E_DIR/admin.token"
+    head -c 24 /dev/urandom | od -An -tx1 | tr -d " \n" >"$E2E_DIR/admin.token"
     chmod 600 "$E2E_DIR/cluster.key" "$E2E_DIR/admin.token"
     for i in 1 2 3; do
         mkdir -p "$E2E_DIR/n$i"
