@@ -337,12 +337,35 @@ static void test_decoder_robustness(void **state)
     st_free(s);
 }
 
+static void test_encode_out_of_memory(void **state)
+{
+    (void)state;
+    struct st_state *s = seed_state();
+    void *buf = NULL;
+    size_t len = 0;
+    /* Fail each allocation of the encoder in turn: REG_NOMEM, no leak. */
+    reg_alloc_fail_at(0);
+    assert_int_equal(st_snapshot_encode(s, &buf, &len), REG_OK);
+    unsigned long allocs = reg_alloc_fail_at(0);
+    reg_free(buf);
+    assert_true(allocs > 0);
+    for (unsigned long nth = 1; nth <= allocs; nth++) {
+        reg_alloc_fail_at(nth);
+        buf = NULL;
+        assert_int_equal(st_snapshot_encode(s, &buf, &len), REG_NOMEM);
+        assert_null(buf);
+    }
+    reg_alloc_fail_at(0);
+    st_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_determinism),
         cmocka_unit_test(test_large_round_trip),
         cmocka_unit_test(test_decoder_robustness),
+        cmocka_unit_test(test_encode_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
