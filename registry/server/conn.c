@@ -8,8 +8,8 @@
  *   - at most --max-conns connections; extra ones are accepted and closed;
  *   - an oversized or malformed frame gets one error response, then close;
  *   - reading stops while the connection has SRV__CONN_INFLIGHT_MAX requests
- *     in flight or more than --write-queue-max bytes of responses unwritten,
- *     and resumes when both drain: a client that pipelines without reading
+ *     in flight, more than --write-queue-max bytes of responses unwritten or
+ *     of requests held, and resumes when they drain: a client that pipelines without reading
  *     its answers only fills its own socket buffers;
  *   - the idle timer restarts on every frame read; a connection silent (or
  *     stuck behind a full write queue) for --idle-timeout is closed.
@@ -169,7 +169,8 @@ static void conn_update_reading(struct srv__conn *c)
     if (c->phase == SRV__CLOSING) {
         return;
     }
-    want = c->refs < SRV__CONN_INFLIGHT_MAX && c->wq_bytes <= s->cfg.write_queue_max;
+    want = c->refs < SRV__CONN_INFLIGHT_MAX && c->wq_bytes <= s->cfg.write_queue_max &&
+           c->held_bytes <= s->cfg.write_queue_max;
     if (want && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0) {
             c->reading = true;

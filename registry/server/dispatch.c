@@ -37,6 +37,7 @@ void srv__req_free(struct srv__req *r)
     proto_arena_free(&r->arena);
     reg_free(r->frame);
     if (r->conn != NULL) {
+        r->conn->held_bytes -= r->frame != NULL ? r->frame_len : 0;
         srv__conn_unref(r->conn);
     }
     reg_free(r);
@@ -226,6 +227,14 @@ void srv__route(struct srv__req *r)
         }
         return;
     }
+    if ((strcmp(op->name, "cluster_status") == 0 || strcmp(op->name, "cluster_members") == 0) &&
+        srv__viewer(r->srv, &r->ident) == UINT32_MAX) {
+        /* DESIGN.md §7: status and member lists are for registered agents
+         * (and the admin, and the cluster's own nodes). */
+        srv__reply_error(r, REG_PERMISSION_DENIED, "%s is readable by registered agents only",
+                         op->name);
+        return;
+    }
     if (op->kind == PROTO_OP_READ &&
         (r->consistency == PROTO_STALE || strcmp(op->name, "cluster_status") == 0)) {
         srv__read_serve(r, true);
@@ -290,6 +299,7 @@ void srv__dispatch_frame(struct srv__conn *c, const uint8_t *body, size_t len)
     }
     memcpy(r->frame, body, len);
     r->frame_len = len;
+    c->held_bytes += len;
     memset(&rq, 0, sizeof rq);
     rv = proto_request_decode(r->frame, len, &rq, errmsg);
     r->id = rq.id;

@@ -44,6 +44,7 @@ struct srv__conn {
     struct srv__ident ident;
     struct proto_reader reader;
     size_t wq_bytes;        /* bytes handed to uv_write, not yet written */
+    size_t held_bytes;      /* request frames copied by requests in flight */
     uint8_t chunk[SRV__READ_CHUNK];
 };
 
