@@ -395,6 +395,10 @@ static void join_done(void *data, int code, bool sent, const struct proto_respon
     if (rs->ok) {
         s->joined = true;
         srv_log(SRV_LOG_INFO, "joined", "via=%s", s->join_target);
+        /* Safe inside the link's callback: the call is already detached. */
+        if (s->join_link != NULL) {
+            srv__link_close(s->join_link);
+        }
         return;
     }
     srv_log(SRV_LOG_WARN, "join_attempt_failed", "target=%s code=%s", s->join_target,
