@@ -22,6 +22,7 @@ void srv_config_defaults(struct srv_config *c)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->cluster_id, sizeof c->cluster_id, "pilot");
+    snprintf(c->log_level, sizeof c->log_level, "info");
     c->election_timeout_ms = 1000;
     c->heartbeat_timeout_ms = 100;
     c->snapshot_threshold = 4096;
@@ -178,6 +179,7 @@ static const struct setting settings[] = {
     S_STR("cluster-key-file", cluster_key_file),
     S_STR("admin-token-file", admin_token_file),
     S_STR("cluster-id", cluster_id),
+    S_STR("log-level", log_level),
     S_NUM("election-timeout", election_timeout_ms, 50, 600000),
     S_NUM("heartbeat-timeout", heartbeat_timeout_ms, 5, 600000),
     S_NUM("snapshot-threshold", snapshot_threshold, 1, 1u << 30),
@@ -432,6 +434,10 @@ int srv_config_validate(const struct srv_config *c, char errmsg[static REG_ERRMS
         reg_errmsgf(errmsg, "heartbeat-timeout (%llu) must be below election-timeout (%llu)",
                     (unsigned long long)c->heartbeat_timeout_ms,
                     (unsigned long long)c->election_timeout_ms);
+        goto out;
+    }
+    if (srv_log_level_from_name(c->log_level) < 0) {
+        reg_errmsgf(errmsg, "--log-level '%s' is not debug, info, warn or error", c->log_level);
         goto out;
     }
     if (c->cluster_key_file[0] == '\0') {

@@ -88,6 +88,10 @@ static void send_response(struct srv__req *r, struct proto_response *rs, srv__re
     if (r->conn == NULL || r->conn->phase == SRV__CLOSING) {
         return;
     }
+    srv_log(SRV_LOG_DEBUG, "request", "conn=%llu req=%llu op=%s code=%s forwarded=%d",
+            (unsigned long long)r->conn->serial, (unsigned long long)r->id,
+            r->op != NULL ? r->op->name : "?", rs->ok ? "ok" : reg_err_name(rs->code),
+            r->on_behalf ? 1 : 0);
     proto_out_grow(&o);
     at = proto_frame_begin(&o);
     proto_response_encode(&o, rs);
@@ -278,6 +282,51 @@ static int check_level(struct srv__req *r, char errmsg[static REG_ERRMSG_SIZE])
     return rv;
 }
 
+/* Bind r to who it acts for; REG_OK or PERMISSION_DENIED. */
+static int bind_identity(struct srv__req *r, const struct srv__conn *c,
+                         const struct proto_request *rq, char errmsg[static REG_ERRMSG_SIZE])
+{
+    int rv = REG_OK;
+    if (c->ident.peer != 0 && rq->has_on_behalf) {
+        r->on_behalf = true;
+        r->ident.has_key = rq->on_behalf_has_key;
+        memcpy(r->ident.key, rq->on_behalf_key, ST_KEY_LEN);
+        r->ident.admin = rq->on_behalf_admin;
+    } else if (c->ident.peer != 0) {
+        /* A node of the cluster itself (join, self-registration): it holds
+         * the cluster key, which is worth the admin token. */
+        r->ident = c->ident;
+        r->ident.admin = true;
+    } else if (rq->has_on_behalf) {
+        reg_errmsgf(errmsg, "on_behalf is accepted only from cluster peers");
+        rv = REG_PERMISSION_DENIED;
+    } else {
+        r->ident = c->ident;
+    }
+    return rv;
+}
+
+/* Decode the op's arguments: into r->cmd (writes, envelope filled from the
+ * request and the caller's identity) or r->rargs. */
+static int decode_args(struct srv__req *r, char errmsg[static REG_ERRMSG_SIZE])
+{
+    int rv;
+    if (r->op->kind != PROTO_OP_WRITE) {
+        return proto_args_decode(&r->args, r->op, &r->rargs, errmsg);
+    }
+    memset(&r->cmd, 0, sizeof r->cmd);
+    rv = proto_cmd_args_decode(&r->args, r->op->cmd, &r->cmd, &r->arena, errmsg);
+    r->cmd.op = r->op->cmd;
+    r->cmd.client = r->client;
+    r->cmd.seq = r->seq;
+    r->cmd.origin = r->srv->id;
+    r->cmd.caller_admin = r->ident.admin;
+    if (r->ident.has_key) {
+        memcpy(r->cmd.caller_key, r->ident.key, ST_KEY_LEN);
+    }
+    return rv;
+}
+
 void srv__dispatch_frame(struct srv__conn *c, const uint8_t *body, size_t len)
 {
     struct srv *s = c->srv;
@@ -288,14 +337,11 @@ void srv__dispatch_frame(struct srv__conn *c, const uint8_t *body, size_t len)
 
     r = srv__req_new(s, c);
     if (r == NULL) {
-        srv__conn_close(c, "nomem");
-        return;
+        goto err_nomem;
     }
     r->frame = reg_malloc(len);
     if (r->frame == NULL) {
-        srv__req_free(r);
-        srv__conn_close(c, "nomem");
-        return;
+        goto err_after_req;
     }
     memcpy(r->frame, body, len);
     r->frame_len = len;
@@ -304,8 +350,7 @@ void srv__dispatch_frame(struct srv__conn *c, const uint8_t *body, size_t len)
     rv = proto_request_decode(r->frame, len, &rq, errmsg);
     r->id = rq.id;
     if (rv != REG_OK) {
-        srv__reply_error(r, rv, "%s", errmsg);
-        return;
+        goto err_reply;
     }
     r->op = rq.opdef;
     r->client = rq.client;
@@ -313,46 +358,24 @@ void srv__dispatch_frame(struct srv__conn *c, const uint8_t *body, size_t len)
     r->consistency = rq.consistency;
     r->redirect = rq.redirect;
     r->args = rq.raw_args;
-    if (c->ident.peer != 0) {
-        if (rq.has_on_behalf) {
-            r->on_behalf = true;
-            r->ident.has_key = rq.on_behalf_has_key;
-            memcpy(r->ident.key, rq.on_behalf_key, ST_KEY_LEN);
-            r->ident.admin = rq.on_behalf_admin;
-        } else {
-            /* A node of the cluster itself (join, self-registration): it
-             * holds the cluster key, which is worth the admin token. */
-            r->ident = c->ident;
-            r->ident.admin = true;
-        }
-    } else if (rq.has_on_behalf) {
-        srv__reply_error(r, REG_PERMISSION_DENIED, "on_behalf is accepted only from cluster peers");
-        return;
-    } else {
-        r->ident = c->ident;
+    rv = bind_identity(r, c, &rq, errmsg);
+    if (rv == REG_OK) {
+        rv = check_level(r, errmsg);
     }
-    rv = check_level(r, errmsg);
-    if (rv != REG_OK) {
-        srv__reply_error(r, rv, "%s", errmsg);
-        return;
-    }
-    if (r->op->kind == PROTO_OP_WRITE) {
-        memset(&r->cmd, 0, sizeof r->cmd);
-        rv = proto_cmd_args_decode(&r->args, r->op->cmd, &r->cmd, &r->arena, errmsg);
-        r->cmd.op = r->op->cmd;
-        r->cmd.client = r->client;
-        r->cmd.seq = r->seq;
-        r->cmd.origin = s->id;
-        r->cmd.caller_admin = r->ident.admin;
-        if (r->ident.has_key) {
-            memcpy(r->cmd.caller_key, r->ident.key, ST_KEY_LEN);
-        }
-    } else {
-        rv = proto_args_decode(&r->args, r->op, &r->rargs, errmsg);
+    if (rv == REG_OK) {
+        rv = decode_args(r, errmsg);
     }
     if (rv != REG_OK) {
-        srv__reply_error(r, rv, "%s", errmsg);
-        return;
+        goto err_reply;
     }
     srv__route(r);
+    return;
+
+err_reply:
+    srv__reply_error(r, rv, "%s", errmsg);
+    return;
+err_after_req:
+    srv__req_free(r);
+err_nomem:
+    srv__conn_close(c, "nomem");
 }

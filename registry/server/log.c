@@ -29,6 +29,17 @@ void srv_log_set_context(uint64_t node, uint64_t (*term_fn)(void *), void *arg)
     log_ctx.term_arg = arg;
 }
 
+int srv_log_level_from_name(const char *name)
+{
+    int i;
+    for (i = 0; i <= SRV_LOG_ERROR; i++) {
+        if (strcmp(name, level_names[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 void srv_log_set_level(int level)
 {
     log_ctx.min_level = level;

@@ -33,6 +33,7 @@ static const char usage[] =
     "  --offline-after MS        heartbeat silence before offline (default 60000)\n"
     "  --liveness-interval MS    liveness check period (default 5000)\n"
     "  --redirect                answer not_leader instead of forwarding\n"
+    "  --log-level LEVEL         debug, info, warn or error (default info)\n"
     "Every option is also an INI key of the --config file (same name).\n";
 
 struct app {
@@ -100,6 +101,7 @@ int main(int argc, char **argv)
     memset(&a, 0, sizeof a);
     uv_loop_init(&a.loop);
     srv_log_set_context(cfg.id, NULL, NULL);
+    srv_log_set_level(srv_log_level_from_name(cfg.log_level));
     rv = srv_new(&a.srv, &a.loop, &cfg, &secrets, errmsg);
     if (rv != REG_OK) {
         srv_log(SRV_LOG_ERROR, "start_failed", "code=%s why=\"%s\"", reg_err_name(rv), errmsg);

@@ -59,6 +59,7 @@ struct srv_config {
     uint64_t write_queue_max;                 /* per connection, default 8 MiB */
     uint64_t offline_after_ms;                /* liveness threshold, default 60 s */
     uint64_t liveness_interval_ms;            /* liveness tick, default 5 s */
+    char log_level[8];                        /* debug|info|warn|error, default info */
 };
 
 struct srv_secrets {
@@ -108,6 +109,8 @@ void srv_log(int level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void srv_log_set_context(uint64_t node, uint64_t (*term_fn)(void *), void *arg);
 void srv_log_set_level(int level);
+/* "debug"|"info"|"warn"|"error" -> enum srv_log_level, -1 if unknown. */
+int srv_log_level_from_name(const char *name);
 /* "text" -> "\"text\"" with quotes and backslashes escaped, truncated to cap. */
 void srv_log_quote(char *dst, size_t cap, const char *src);
 
