@@ -384,23 +384,25 @@ int cl_call(struct cl_client *cl, const struct cl_request *req, struct cl_respon
 
 int cl_whoami(struct cl_client *cl, uint32_t *node_id, char errmsg[static REG_ERRMSG_SIZE])
 {
-    uint64_t deadline = cl__now_ms() + cl->deadline_ms;
-    unsigned step = 0;
-    bool have_redirect = false;
-    struct cl_endpoint none;
-    int rv = REG_OK;
+    struct cl_request req = {.op = "whoami"};
+    struct cl_response resp;
+    uint32_t id = 0;
+    int rv;
 
-    while (cl->fd < 0) {
-        rv = connect_some(cl, &none, &have_redirect, deadline, errmsg);
-        if (rv == REG_OK || rv == REG_UNAUTHENTICATED || rv == REG_NOMEM ||
-            rv == REG_MALFORMED)
-            break;
-        if (cl->cur == 0 && !back_off(cl, &step, deadline))
-            break;
+    /* Asked, not remembered: the id bound at handshake time is stale once
+     * this connection registers. */
+    rv = cl_call(cl, &req, &resp);
+    if (rv != REG_OK) {
+        snprintf(errmsg, REG_ERRMSG_SIZE, "%s", resp.message);
+        goto out;
     }
-    if (cl->fd >= 0) {
-        *node_id = cl->node_id;
-        rv = REG_OK;
+    rv = proto_get_u32(&resp.result, "node_id", 0, UINT32_MAX, &id, errmsg);
+    if (rv != REG_OK) {
+        rv = REG_MALFORMED;
+        goto out;
     }
+    *node_id = id;
+out:
+    cl_response_free(&resp);
     return rv;
 }

@@ -130,8 +130,9 @@ void cl_close(struct cl_client *cl);
 int cl_call(struct cl_client *cl, const struct cl_request *req, struct cl_response *resp);
 void cl_response_free(struct cl_response *resp);
 
-/* Node id the registry bound to our key at the last handshake (0 if the key
- * is not registered or no connection was made yet). Connects if needed. */
+/* Node id of our key as the cluster sees it now (0 if not registered or an
+ * admin-only connection), from a "whoami" call (connects if needed, with
+ * the usual retries). REG_OK, or the call's error with errmsg set. */
 int cl_whoami(struct cl_client *cl, uint32_t *node_id, char errmsg[static REG_ERRMSG_SIZE]);
 /* Client id used for deduplication and the next seq to be used. */
 uint64_t cl_client_id(const struct cl_client *cl);

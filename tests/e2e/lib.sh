@@ -54,16 +54,30 @@ fail() {
     exit 1
 }
 
-# n free TCP ports on 127.0.0.1, all distinct.
+# n free TCP ports on 127.0.0.1, all distinct, drawn at random from
+# 10000-29999: below the kernel's ephemeral range, so they cannot collide
+# with ports other tests get from bind(0) between our check and our use.
 free_ports() {
     python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
+import random, socket, sys
+want, got, socks = int(sys.argv[1]), [], []
+for _ in range(100000):
+    if len(got) == want:
+        break
+    p = random.randrange(10000, 30000)
+    if p in got:
+        continue
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        s.close()
+        continue
     socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
+    got.append(p)
+if len(got) < want:
+    sys.exit("no free ports")
+print(" ".join(map(str, got)))
 for s in socks:
     s.close()
 PY
