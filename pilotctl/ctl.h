@@ -46,6 +46,8 @@ int agent_main(int argc, char **argv);      /* register, lookup, find, ... */
 int network_main(int argc, char **argv);
 int trust_main(int argc, char **argv);      /* handshake, pending, approve, ... */
 int cluster_main(int argc, char **argv);
+int daemon_main(int argc, char **argv);     /* daemon start|stop|status (pilot-agent) */
+int dataplane_main(int argc, char **argv);  /* send, listen, connect via the daemon */
 
 /* ---- Argument parsing -------------------------------------------------------*/
 #define CTL_OPT_VALUES_MAX 16

@@ -44,6 +44,13 @@ static const struct ctl_command commands[] = {
     {"network", network_main, "network <create|join|leave|invite|kick|members|list|delete|"
                               "policy|role|transfer|audit|blueprint> ...",
      "networks: membership, join rules, roles, policies (`pilotctl network help`)"},
+    {"daemon", daemon_main, "daemon <start [--udp HOST:PORT]|stop|status>",
+     "run, stop or inspect the local pilot-agent daemon"},
+    {"send", dataplane_main, "send <node> <port> <message>", "send one datagram via the daemon"},
+    {"listen", dataplane_main, "listen <port> [--echo] [--count N]",
+     "print datagrams and stream data arriving on a port"},
+    {"connect", dataplane_main, "connect <node> <port>",
+     "open a stream: stdin to the peer, its answers to stdout"},
     {"cluster", cluster_main, "cluster <status|members|add|remove|transfer|snapshot> ...",
      "registry cluster administration (`pilotctl cluster help`)"},
 };
@@ -134,6 +141,22 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0)
         return help(stdout);
+    /* Group spellings: `pilotctl agent register` = `pilotctl register`,
+     * `pilotctl trust approve 5` = `pilotctl approve 5` (`pilotctl trust`
+     * alone, or `trust list`, lists the trusted peers). */
+    if (argc >= 3 && (strcmp(argv[1], "agent") == 0 ||
+                      (strcmp(argv[1], "trust") == 0 && argv[2][0] != '-'))) {
+        int (*group)(int, char **) = strcmp(argv[1], "agent") == 0 ? agent_main : trust_main;
+        if (group == trust_main && strcmp(argv[2], "list") == 0)
+            argv[2] = "trust";
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+            if (commands[i].fn == group && strcmp(argv[2], commands[i].name) == 0) {
+                argc--;
+                argv++;
+                break;
+            }
+        }
+    }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name) != 0)
             continue;
