@@ -210,7 +210,7 @@ static int attempt(struct cl_client *cl, const struct cl_request *req, uint64_t 
         d = deadline;
     rv = encode_request(cl, req, id, seq, &out, errmsg);
     if (rv != REG_OK)
-        return rv == REG_TOO_LARGE ? REG_TOO_LARGE : REG_INVALID_ARGUMENT;
+        return rv == REG_TOO_LARGE || rv == REG_NOMEM ? rv : REG_INVALID_ARGUMENT;
     *sent = true; /* from here on, the node may have seen (part of) it */
     rv = cl__send(cl, out.data, out.len, d, errmsg);
     proto_out_free(&out);
@@ -301,7 +301,14 @@ int cl_call(struct cl_client *cl, const struct cl_request *req, struct cl_respon
         rv = attempt(cl, req, seq, deadline, &sent, &rs, resp, errmsg);
         if (rv == REG_INVALID_ARGUMENT || rv == REG_TOO_LARGE || rv == REG_NOMEM ||
             rv == REG_INTERNAL) {
-            last = rv;
+            /* A write that left before we ran out of memory may have been
+             * applied: say so rather than "nomem". */
+            last = rv == REG_NOMEM && sent && is_write ? REG_UNKNOWN_OUTCOME : rv;
+            if (last == REG_UNKNOWN_OUTCOME)
+                reg_errmsgf(errmsg, "out of memory reading the answer to %s (seq %llu): it "
+                            "may or may not have been applied",
+                            req->op, (unsigned long long)seq);
+            cl__disconnect(cl);
             break;
         }
         if (rv != REG_OK) {

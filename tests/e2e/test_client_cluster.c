@@ -155,6 +155,28 @@ static void test_client_against_cluster(void **state)
     assert_string_equal(cl_connected_to(r), c.nodes[leader].client_addr);
     cl_response_free(&resp);
 
+    /* Every allocation of a connect + read + write may fail: the call says
+     * nomem or succeeds, and nothing leaks (ASan). */
+    for (unsigned long n = 1; n <= 60; n++) {
+        struct cl_client *s = open_opts(eps, sk, 0, false, 5000);
+        struct proto_args la;
+        struct cl_request lq = {.op = "lookup", .args = &la};
+
+        memset(&la, 0, sizeof la);
+        la.node = me;
+        reg_alloc_fail_at(n);
+        rv = cl_call(s, &lq, &resp);
+        assert_true(rv == REG_OK || rv == REG_NOMEM);
+        cl_response_free(&resp);
+        rv = create_net(s, "sweep", &resp);
+        reg_alloc_fail_at(0);
+        assert_true(rv == REG_OK || rv == REG_NOMEM || rv == REG_ALREADY_EXISTS ||
+                    rv == REG_UNKNOWN_OUTCOME);
+        cl_response_free(&resp);
+        cl_close(s);
+    }
+    assert_int_equal(count_named(a, "sweep"), 1);
+
     /* Quorum lost: a write is never reported applied; once sent it is
      * unknown, else no leader / unavailable. */
     cl_close(b);

@@ -160,6 +160,29 @@ static void test_response_free_idempotent(void **state)
     assert_null(resp.body_);
 }
 
+/* Every allocation of cl_open may fail: nomem, nothing leaked (ASan). The
+ * allocations of a call are swept against a real cluster in
+ * tests/e2e/test_client_cluster. */
+static void test_open_alloc_failure(void **state)
+{
+    (void)state;
+    struct cl_options o = {.endpoints = "127.0.0.1:1"};
+    char msg[REG_ERRMSG_SIZE];
+    unsigned long n;
+
+    for (n = 1; n <= 8; n++) {
+        struct cl_client *cl = NULL;
+        int rv;
+
+        reg_alloc_fail_at(n);
+        rv = cl_open(&o, &cl, msg);
+        reg_alloc_fail_at(0);
+        assert_true(rv == REG_OK || rv == REG_NOMEM);
+        assert_true((rv == REG_OK) == (cl != NULL));
+        cl_close(cl);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_bad_requests_take_no_seq),
         cmocka_unit_test(test_unreachable_is_not_ambiguous),
         cmocka_unit_test(test_response_free_idempotent),
+        cmocka_unit_test(test_open_alloc_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
