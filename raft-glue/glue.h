@@ -205,7 +205,8 @@ typedef void (*glue_submit_cb)(void *data, int status, const void *result, uint6
  * required: a write is safe once committed).
  * Returns REG_OK, REG_NOT_LEADER (see glue_leader for the hint),
  * REG_UNAVAILABLE (low disk space, shutting down, failed), REG_RATE_LIMITED
- * (queue full). */
+ * (queue full), REG_NOMEM. Proposing happens at the next monitor run (next
+ * loop iteration), so ops submitted in one iteration share an entry. */
 int glue_submit(struct glue *g, void *op, glue_submit_cb cb, void *data);
 
 /* ---- Linearizable reads ------------------------------------------------ */
@@ -220,7 +221,9 @@ typedef void (*glue_read_cb)(void *data, int status);
  * raft_barrier serves every read queued before it was submitted. A leader
  * that is not yet ready (leader-init barrier pending) queues the read until
  * it is (or fails it with REG_NOT_LEADER if it loses leadership).
- * Returns REG_OK, REG_NOT_LEADER or REG_UNAVAILABLE. */
+ * Returns REG_OK, REG_NOT_LEADER, REG_UNAVAILABLE or REG_NOMEM. There is no
+ * glue-level deadline: the caller may answer its client TIMEOUT early but
+ * must keep `data` alive until the callback. */
 int glue_read(struct glue *g, glue_read_cb cb, void *data);
 
 /* ---- Membership (leader-ready only, one change at a time) -------------- */

@@ -376,6 +376,61 @@ static void test_node_id_persisted(void **state)
     assert_int_equal(glue_init(&x, &loop, &c, &a, err), REG_INVALID_ARGUMENT);
 }
 
+static bool low_space_seen(void *arg)
+{
+    struct glue_status st;
+    glue_status(arg, &st);
+    return st.low_space;
+}
+
+static bool fail_stopped(void *arg)
+{
+    (void)arg;
+    return fail_stops > 0;
+}
+
+static void test_free_space_watchdog(void **state)
+{
+    char err[REG_ERRMSG_SIZE];
+    struct glue_config c;
+    struct glue_app a;
+    struct glue *x = NULL;
+    struct tapp_op op = {.key = 1, .delta = 1};
+    struct sub s = {0};
+    (void)state;
+
+    /* Below the proposal threshold: writes are refused, nothing changes. */
+    tapp_glue_app(&app[0], &a);
+    config(&c, 0, 1);
+    c.mode = GLUE_MODE_BOOTSTRAP;
+    c.peers = NULL;
+    c.n_peers = 0;
+    c.min_free_bytes = UINT64_MAX / 2;
+    assert_int_equal(glue_init(&x, &loop, &c, &a, err), REG_OK);
+    assert_int_equal(glue_start(x, err), REG_OK);
+    assert_true(run_until(low_space_seen, x, 5000));
+    assert_int_equal(glue_submit(x, &op, sub_cb, &s), REG_UNAVAILABLE);
+    assert_int_equal(app[0].counters[1], 0);
+    assert_int_equal(fail_stops, 0);
+    closed = 0;
+    glue_shutdown(x, on_closed, NULL);
+    int one = 1;
+    assert_true(run_until(all_closed, &one, 5000));
+
+    /* Below the critical threshold: fail-stop (hook called once raft is
+     * closed); shutdown still completes afterwards. */
+    c.critical_free_bytes = UINT64_MAX / 2;
+    assert_int_equal(glue_init(&x, &loop, &c, &a, err), REG_OK);
+    assert_int_equal(glue_start(x, err), REG_OK);
+    assert_true(run_until(fail_stopped, NULL, 5000));
+    assert_int_equal(fail_stops, 1);
+    assert_int_equal(glue_submit(x, &op, sub_cb, &s), REG_UNAVAILABLE);
+    closed = 0;
+    glue_shutdown(x, on_closed, NULL);
+    assert_true(run_until(all_closed, &one, 5000));
+    assert_int_equal(fail_stops, 1);
+}
+
 static void rm_rf(const char *path)
 {
     char cmd[400];
@@ -399,13 +454,19 @@ static int setup(void **state)
         }
     }
     fail_stops = 0;
+    memset(app, 0, sizeof app);
+    memset(g, 0, sizeof g);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    uv_run(&loop, UV_RUN_DEFAULT);
+    /* Bounded: after a failed assertion nodes may still be running; the
+     * test has failed already, so just report the loop as not closable. */
+    for (int i = 0; i < 500 && uv_run(&loop, UV_RUN_NOWAIT) != 0; i++) {
+        uv_sleep(10);
+    }
     rm_rf(root);
     return uv_loop_close(&loop);
 }
@@ -417,6 +478,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_key_node_is_kept_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_config_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_id_persisted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_space_watchdog, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
