@@ -1,0 +1,311 @@
+# jepsen/lib/nemesis.sh: the faults and their heals (fault-injection.md
+# §5.4) for jepsen/run. Sourced. Every fault is logged twice to
+# nemesis.jsonl as process "nemesis", type info (Jepsen's convention): once
+# when it starts (f "start-<kind>") and once when it is healed ("stop-<kind>").
+# Randomness comes from bash's RANDOM, seeded with the run's seed, so the
+# schedule replays exactly from the printed command.
+
+now_rel() { echo $(( $("$BIN/jepsen/client/pilot-jepsen-client" now) - T0 )); }
+
+# nem_log F VALUE_JSON
+nem_log() {
+  printf '{"time":%s,"type":"info","process":"nemesis","f":"%s","value":%s}\n' \
+    "$(now_rel)" "$1" "$2" >>"$OUT/nemesis.jsonl"
+}
+
+shuffled_nodes() { seq 1 "$NODES" | awk -v s="$RANDOM" 'BEGIN{srand(s)} {print rand() "\t" $0}' | sort -n | cut -f2; }
+rand_node() { echo $(( RANDOM % NODES + 1 )); }
+json_list() { local IFS=,; echo "[$*]"; }
+
+# targets one|leader|majority|all -> node numbers
+targets() {
+  local l
+  case "$1" in
+    one) rand_node ;;
+    leader) l=$(leader_node); [ "$l" = 0 ] && l=$(rand_node); echo "$l" ;;
+    majority) shuffled_nodes | head -n $(( NODES / 2 + 1 )) ;;
+    minority) shuffled_nodes | head -n $(( (NODES - 1) / 2 )) ;;
+    all) seq 1 "$NODES" ;;
+  esac
+}
+
+# ---- partitions: one nft transaction in the bridge table --------------------
+
+# drop A B: frames from node A to node B are dropped (one direction).
+PART_RULES=""
+drop() { PART_RULES+="add rule bridge jepsen forward_f ip saddr $(node_ip "$1") ip daddr $(node_ip "$2") drop"$'\n'; }
+cut_both() { drop "$1" "$2"; drop "$2" "$1"; }
+
+part_apply() {
+  local f="$WORK/partition.nft"
+  { echo "flush chain bridge jepsen forward_f"; printf '%s' "$PART_RULES"; } >"$f"
+  in_ctl nft -f "$f"
+}
+
+partition_start() {
+  local kind=$1 k j a=() b=() ring=() n
+  PART_RULES=""
+  case "$kind" in
+    one|leader)
+      k=$(targets "$kind")
+      for j in $(seq 1 "$NODES"); do [ "$j" != "$k" ] && cut_both "$k" "$j"; done
+      nem_log start-partition "{\"kind\":\"$kind\",\"isolated\":[$k]}"
+      ;;
+    oneway)
+      k=$(rand_node)
+      for j in $(seq 1 "$NODES"); do [ "$j" != "$k" ] && drop "$k" "$j"; done
+      nem_log start-partition "{\"kind\":\"oneway\",\"mute\":[$k]}"
+      ;;
+    halves|bridge)
+      mapfile -t ring < <(shuffled_nodes)
+      n=$(( NODES / 2 ))
+      [ "$kind" = bridge ] && n=$(( (NODES - 1) / 2 ))
+      a=("${ring[@]:0:n}")
+      if [ "$kind" = bridge ]; then
+        b=("${ring[@]:n:$((NODES - 1 - n))}")
+      else
+        b=("${ring[@]:n}")
+      fi
+      for k in "${a[@]}"; do for j in "${b[@]}"; do cut_both "$k" "$j"; done; done
+      nem_log start-partition "{\"kind\":\"$kind\",\"a\":$(json_list "${a[@]}"),\"b\":$(json_list "${b[@]}")}"
+      ;;
+    ring)
+      mapfile -t ring < <(shuffled_nodes)
+      # Every node keeps a majority and no two keep the same one (Jepsen's
+      # majorities-ring); with three nodes one direction per pair is cut.
+      for k in $(seq 0 $(( NODES - 1 ))); do
+        for j in $(seq 0 $(( NODES - 1 ))); do
+          local d=$(( (j - k + NODES) % NODES ))
+          if [ "$NODES" -le 3 ]; then
+            [ "$d" = 1 ] && drop "${ring[$k]}" "${ring[$j]}"
+          elif [ "$d" -ge 2 ] && [ "$d" -le $(( NODES - 2 )) ]; then
+            drop "${ring[$k]}" "${ring[$j]}"
+          fi
+        done
+      done
+      nem_log start-partition "{\"kind\":\"ring\",\"ring\":$(json_list "${ring[@]}")}"
+      ;;
+  esac
+  part_apply
+}
+
+partition_stop() {
+  PART_RULES=""
+  part_apply
+  nem_log stop-partition null
+}
+
+# ---- kill / pause ------------------------------------------------------------
+
+kill_start() {
+  local k ks=()
+  mapfile -t ks < <(targets "$1")
+  for k in "${ks[@]}"; do node_kill "$k"; done
+  nem_log start-kill "{\"targets\":$(json_list "${ks[@]}"),\"mode\":\"$1\"}"
+}
+
+restart_dead() {
+  local k started=()
+  for k in $(seq 1 "$NODES"); do
+    if ! node_alive "$k"; then
+      node_start "$k" restart
+      started+=("$k")
+    fi
+  done
+  echo "${started[@]}"
+}
+
+kill_stop() {
+  local s
+  s=$(restart_dead)
+  nem_log stop-kill "{\"restarted\":$(json_list $s)}"
+}
+
+PAUSED=()
+pause_start() {
+  local k
+  mapfile -t PAUSED < <(targets "$1")
+  for k in "${PAUSED[@]}"; do kill -STOP "$(node_pid "$k")" 2>/dev/null || true; done
+  nem_log start-pause "{\"targets\":$(json_list "${PAUSED[@]}"),\"mode\":\"$1\"}"
+}
+
+pause_stop() {
+  local k
+  for k in $(seq 1 "$NODES"); do
+    node_alive "$k" && kill -CONT "$(node_pid "$k")" 2>/dev/null
+  done
+  nem_log stop-pause "{\"targets\":$(json_list "${PAUSED[@]}")}"
+  PAUSED=()
+}
+
+# ---- clock (libfaketime control files) -----------------------------------------
+
+STROBE_PID=""
+clock_start() {
+  local kind=$1 k ks=() s
+  mapfile -t ks < <(targets "$(case $((RANDOM % 3)) in 0) echo one;; 1) echo leader;; *) echo majority;; esac)")
+  case "$kind" in
+    bump)
+      # Jepsen's bump range: 11 ms .. 288 s, either direction.
+      s=$(( (RANDOM % 288) + 1 )); [ $((RANDOM % 2)) = 0 ] && s=-$s
+      for k in "${ks[@]}"; do echo "${s}s" | sed 's/^\([0-9]\)/+\1/' >"$WORK/n$k/faketime"; done
+      nem_log start-clock "{\"kind\":\"bump\",\"seconds\":$s,\"targets\":$(json_list "${ks[@]}")}"
+      ;;
+    strobe)
+      s=$(( (RANDOM % 200) + 1 ))
+      ( for i in $(seq 1 400); do
+          for k in "${ks[@]}"; do echo "+${s}s" >"$WORK/n$k/faketime"; done; sleep 0.05
+          for k in "${ks[@]}"; do echo "+0s" >"$WORK/n$k/faketime"; done; sleep 0.05
+        done ) &
+      STROBE_PID=$!
+      nem_log start-clock "{\"kind\":\"strobe\",\"seconds\":$s,\"targets\":$(json_list "${ks[@]}")}"
+      ;;
+    rate)
+      for k in "${ks[@]}"; do echo "+0s x$(( RANDOM % 2 ? 2 : 3 ))" >"$WORK/n$k/faketime"; done
+      nem_log start-clock "{\"kind\":\"rate\",\"targets\":$(json_list "${ks[@]}")}"
+      ;;
+  esac
+}
+
+clock_stop() {
+  local k
+  if [ -n "$STROBE_PID" ]; then kill "$STROBE_PID" 2>/dev/null; wait "$STROBE_PID" 2>/dev/null; STROBE_PID=""; fi
+  for k in $(seq 1 "$NODES"); do echo "+0s" >"$WORK/n$k/faketime"; done
+  nem_log stop-clock null
+}
+
+# ---- disk full (tmpfs + balloon) ----------------------------------------------
+
+DISK_TARGETS=()
+disk_start() {
+  local k
+  mapfile -t DISK_TARGETS < <(targets "$1")
+  for k in "${DISK_TARGETS[@]}"; do
+    dd if=/dev/zero of="$WORK/n$k/data/jepsen-balloon" bs=1M count=$((DISK_MB + 1)) 2>/dev/null || true
+  done
+  nem_log start-disk "{\"targets\":$(json_list "${DISK_TARGETS[@]}"),\"mode\":\"$1\"}"
+}
+
+disk_stop() {
+  local k
+  for k in $(seq 1 "$NODES"); do rm -f "$WORK/n$k/data/jepsen-balloon"; done
+  nem_log stop-disk null
+  DISK_TARGETS=()
+}
+
+# ---- lost un-fsynced writes (FUSE layer): crash + drop + restart ----------------
+
+lost_start() {
+  local mode=$1 k ks=()
+  mapfile -t ks < <(targets "$mode")
+  for k in "${ks[@]}"; do
+    node_kill "$k"
+    # The FUSE layer forgets everything not fsynced: a power loss.
+    kill -USR1 "$(cat "$WORK/n$k/fuse.pid")" 2>/dev/null || true
+  done
+  nem_log start-lose-unsynced "{\"targets\":$(json_list "${ks[@]}"),\"mode\":\"$mode\"}"
+}
+
+lost_stop() {
+  local s
+  sleep 0.2
+  s=$(restart_dead)
+  nem_log stop-lose-unsynced "{\"restarted\":$(json_list $s)}"
+}
+
+# ---- membership: remove -> wipe -> rejoin under a new id ------------------------
+
+member_cycle() {
+  local k l live
+  if [ "$NODES" -lt 4 ]; then
+    nem_log member-skipped '{"why":"never below three voters"}'
+    return 0
+  fi
+  l=$(leader_node)
+  k=$(rand_node)
+  [ "$k" = "$l" ] && k=$(( k % NODES + 1 ))
+  live=$(node_client $(( k % NODES + 1 )))
+  nem_log start-member "{\"remove\":$k,\"id\":${NODE_ID[$k]}}"
+  in_ctl "$BIN/pilotctl/pilotctl" --registry "$NODE_LIST" --admin-token-file "$WORK/admin.token" \
+    cluster remove "${NODE_ID[$k]}" >>"$OUT/member.log" 2>&1 || true
+  node_kill "$k"
+  data_release "$k"
+  rm -rf "$WORK/n$k/data" "$WORK/n$k/backing"
+  data_prepare "$k"
+  NEXT_ID=$(( NEXT_ID + 1 ))
+  NODE_ID[$k]=$NEXT_ID
+  node_start "$k" join "$live"
+  nem_log stop-member "{\"rejoined\":$k,\"id\":$NEXT_ID}"
+}
+
+# ---- dispatcher -----------------------------------------------------------------
+
+# nemesis_start NAME: NAME is one of the --nemesis words; sets CUR_FAULT.
+CUR_FAULT=""
+nemesis_start() {
+  local r
+  case "$1" in
+    partition)
+      r=(one leader halves ring bridge oneway)
+      partition_start "${r[$((RANDOM % 6))]}"; CUR_FAULT=partition ;;
+    partition-one|partition-leader|partition-halves|partition-ring|partition-bridge|partition-oneway)
+      partition_start "${1#partition-}"; CUR_FAULT=partition ;;
+    kill) r=(one leader majority); kill_start "${r[$((RANDOM % 3))]}"; CUR_FAULT=kill ;;
+    kill-all) kill_start all; CUR_FAULT=kill ;;
+    stop) kill_start one; CUR_FAULT=kill ;;
+    pause) r=(one leader majority); pause_start "${r[$((RANDOM % 3))]}"; CUR_FAULT=pause ;;
+    pause-leader) pause_start leader; CUR_FAULT=pause ;;
+    clock) r=(bump strobe rate); clock_start "${r[$((RANDOM % 3))]}"; CUR_FAULT=clock ;;
+    disk) r=(one leader all); disk_start "${r[$((RANDOM % 3))]}"; CUR_FAULT=disk ;;
+    lost-unsynced) r=(one majority all); lost_start "${r[$((RANDOM % 3))]}"; CUR_FAULT=lost ;;
+    lost-unsynced-all) lost_start all; CUR_FAULT=lost ;;
+    member) member_cycle; CUR_FAULT="" ;;
+    none) CUR_FAULT="" ;;
+    *) echo "jepsen: unknown nemesis $1" >&2; return 1 ;;
+  esac
+}
+
+nemesis_stop() {
+  case "$CUR_FAULT" in
+    partition) partition_stop ;;
+    kill) kill_stop ;;
+    pause) pause_stop ;;
+    clock) clock_stop ;;
+    disk) disk_stop ;;
+    lost) lost_stop ;;
+  esac
+  CUR_FAULT=""
+}
+
+# Heal everything, whatever is active (final phase and teardown).
+heal_all() {
+  local k
+  [ -n "$STROBE_PID" ] && { kill "$STROBE_PID" 2>/dev/null; wait "$STROBE_PID" 2>/dev/null; STROBE_PID=""; }
+  PART_RULES=""
+  part_apply 2>/dev/null || true
+  for k in $(seq 1 "$NODES"); do
+    node_alive "$k" && kill -CONT "$(node_pid "$k")" 2>/dev/null
+    [ "$CLOCK" = 1 ] && echo "+0s" >"$WORK/n$k/faketime"
+    rm -f "$WORK/n$k/data/jepsen-balloon"
+  done
+  restart_dead >/dev/null
+  nem_log heal-all null
+}
+
+# Main nemesis loop: until the deadline, wait, start a fault, hold it, heal.
+nemesis_loop() {
+  local deadline=$1 list=() f hold wait_s
+  IFS=, read -r -a list <<<"$NEMESIS"
+  [ "${list[0]}" = none ] && return 0
+  while [ "$(now_rel)" -lt "$deadline" ]; do
+    wait_s=$(( INTERVAL + RANDOM % (INTERVAL + 1) ))
+    sleep "$wait_s"
+    [ "$(now_rel)" -lt "$deadline" ] || break
+    f=${list[$((RANDOM % ${#list[@]}))]}
+    nemesis_start "$f"
+    # Hold longer than an election timeout (pauses must outlast it).
+    hold=$(( INTERVAL + RANDOM % (INTERVAL + 1) ))
+    sleep "$hold"
+    nemesis_stop
+  done
+}
