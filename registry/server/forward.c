@@ -50,6 +50,7 @@ struct srv__link {
     uint64_t target;
     char addr[SRV_ADDR_MAX + 1];
     uint64_t next_id;
+    uint64_t opened_at;         /* loop ms: bounds connect + handshake */
     struct proto_reader reader;
     struct link_call *calls;
     struct srv__link **slot;    /* cleared when the link dies */
@@ -291,6 +292,12 @@ static void link_tick(uv_timer_t *t)
     struct srv__link *l = t->data;
     uint64_t now = srv__now(l->srv);
     struct link_call **pp = &l->calls, *c;
+    /* A peer that neither refuses nor answers (partition, paused process)
+     * must not hold every forwarded request until TCP gives up. */
+    if (l->phase != LINK_READY && now - l->opened_at > 2 * l->srv->cfg.election_timeout_ms) {
+        link_fail(l, "connect_timeout");
+        return;
+    }
     while (*pp != NULL) {
         c = *pp;
         if (c->deadline <= now) {
@@ -322,6 +329,7 @@ struct srv__link *srv__link_open(struct srv *s, const char *addr, uint64_t targe
     l->target = target;
     snprintf(l->addr, sizeof l->addr, "%s", addr);
     l->next_id = 1;
+    l->opened_at = srv__now(s);
     proto_reader_init(&l->reader, s->cfg.max_frame);
     uv_tcp_init(s->loop, &l->tcp);
     l->tcp.data = l;
