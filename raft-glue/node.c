@@ -233,8 +233,10 @@ static int check_config(const struct glue_config *c, char errmsg[static REG_ERRM
             return REG_INVALID_ARGUMENT;
         }
     }
-    if (c->snapshot_trailing < c->snapshot_threshold / 2 || c->max_batch_ops == 0) {
-        reg_errmsgf(errmsg, "snapshot trailing must be at least half the threshold");
+    /* notes §8 #10: lagging followers should catch up from the log. */
+    if (c->snapshot_trailing < c->snapshot_threshold / 2) {
+        reg_errmsgf(errmsg, "snapshot trailing %u must be at least half the threshold %u",
+                    c->snapshot_trailing, c->snapshot_threshold);
         return REG_INVALID_ARGUMENT;
     }
     return REG_OK;

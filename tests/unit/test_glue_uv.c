@@ -302,6 +302,53 @@ static void test_wrong_key_node_is_kept_out(void **state)
     assert_true(ch.status != REG_OK);
 }
 
+static bool joined(void *arg)
+{
+    struct sub *ch = arg;
+    return ch->done > 0 && app[N].counters[1] == app[0].counters[1] &&
+           tapp_hash(&app[N]) == tapp_hash(&app[0]);
+}
+
+static void test_join_running_cluster(void **state)
+{
+    unsigned leader = N;
+    char err[REG_ERRMSG_SIZE];
+    struct glue_config c;
+    struct glue_app a;
+    struct glue_server srv[8];
+    struct tapp_op op[10];
+    struct sub s[10], ch = {0};
+    unsigned n;
+    (void)state;
+
+    start_all();
+    assert_true(run_until(some_ready, &leader, 15000));
+    memset(s, 0, sizeof s);
+    for (int i = 0; i < 10; i++) {
+        op[i] = (struct tapp_op){.key = 1, .delta = 2};
+        assert_int_equal(glue_submit(g[leader], &op[i], sub_cb, &s[i]), REG_OK);
+    }
+    assert_true(run_until(sub_done, &s[9], 5000));
+    /* A fresh node with the right key starts empty in JOIN mode... */
+    tapp_glue_app(&app[N], &a);
+    config(&c, N, 0x42);
+    c.mode = GLUE_MODE_JOIN;
+    c.peers = NULL;
+    c.n_peers = 0;
+    assert_int_equal(glue_init(&g[N], &loop, &c, &a, err), REG_OK);
+    assert_int_equal(glue_start(g[N], err), REG_OK);
+    /* ...and the leader adds it: spare -> standby -> caught up -> voter. */
+    assert_int_equal(glue_member_add(g[leader], N + 1, addrs[N], change_cb, &ch), REG_OK);
+    assert_true(run_until(joined, &ch, 20000));
+    assert_int_equal(ch.status, REG_OK);
+    assert_int_equal(app[N].counters[1], 20);
+    n = glue_configuration(g[leader], srv, 8);
+    assert_int_equal(n, N + 1);
+    assert_int_equal(srv[N].id, N + 1);
+    assert_int_equal(srv[N].role, GLUE_ROLE_VOTER);
+    stop_all(N + 1);
+}
+
 static void test_bad_config_refused(void **state)
 {
     char err[REG_ERRMSG_SIZE];
@@ -476,6 +523,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_replicate_and_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_key_node_is_kept_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_join_running_cluster, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_config_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_id_persisted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_space_watchdog, setup, teardown),
