@@ -93,8 +93,8 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct srv__conn *c = h->data;
     (void)suggested;
-    buf->base = (char *)c->chunk;
-    buf->len = sizeof c->chunk;
+    buf->base = (char *)c->srv->read_chunk;
+    buf->len = sizeof c->srv->read_chunk;
 }
 
 /* Answer a framing error with one response (id 0: the request could not be
@@ -123,7 +123,6 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     size_t len;
     char errmsg[REG_ERRMSG_SIZE];
     int rv;
-    (void)buf;
     if (c->phase == SRV__CLOSING) {
         return;
     }
@@ -134,7 +133,7 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0) {
         return;
     }
-    rv = proto_reader_feed(&c->reader, c->chunk, (size_t)nread);
+    rv = proto_reader_feed(&c->reader, buf->base, (size_t)nread);
     if (rv != REG_OK) {
         frame_error(c, rv, "cannot buffer frame");
         return;

@@ -45,7 +45,6 @@ struct srv__conn {
     struct proto_reader reader;
     size_t wq_bytes;        /* bytes handed to uv_write, not yet written */
     size_t held_bytes;      /* request frames copied by requests in flight */
-    uint8_t chunk[SRV__READ_CHUNK];
 };
 
 /* One client request, from decode to response. */
@@ -98,6 +97,9 @@ struct srv {
     bool listening;
     struct srv__conn *conns;
     uint64_t n_conns, conn_serial;
+    /* One read buffer for every connection: libuv fills it and calls
+     * read_cb before any other read, and the reader copies what it keeps. */
+    uint8_t read_chunk[SRV__READ_CHUNK];
     unsigned open_handles;          /* node-level handles still open */
 
     /* forwarding (forward.c) */
