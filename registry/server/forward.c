@@ -420,19 +420,21 @@ void srv__forward(struct srv__req *r)
     struct proto_request rq;
     uint64_t leader;
     char raft_addr[GLUE_ADDR_MAX + 1];
+    char errmsg[REG_ERRMSG_SIZE];
     uint64_t timeout;
     int rv;
 
     glue_leader(s->glue, &leader, raft_addr);
     if (leader == 0) {
-        srv__reply_error(r, REG_NO_LEADER, "no leader elected; retry shortly");
-        return;
+        reg_errmsgf(errmsg, "no leader elected; retry shortly");
+        rv = REG_NO_LEADER;
+        goto err_reply;
     }
     if (st_cluster_member_get(s->state, leader, &m) != REG_OK || m.client_addr[0] == '\0') {
-        srv__reply_error(r, REG_UNAVAILABLE,
-                         "leader %llu has not published its client address yet; retry shortly",
-                         (unsigned long long)leader);
-        return;
+        reg_errmsgf(errmsg, "leader %llu has not published its client address yet; retry shortly",
+                    (unsigned long long)leader);
+        rv = REG_UNAVAILABLE;
+        goto err_reply;
     }
     if (s->link != NULL && (s->link->target != leader || strcmp(s->link->addr, m.client_addr))) {
         srv__link_close(s->link);
@@ -440,9 +442,9 @@ void srv__forward(struct srv__req *r)
     if (s->link == NULL) {
         s->link = srv__link_open(s, m.client_addr, leader);
         if (s->link == NULL) {
-            srv__reply_error(r, REG_UNAVAILABLE, "cannot connect to leader at %s",
-                             m.client_addr);
-            return;
+            reg_errmsgf(errmsg, "cannot connect to leader at %s", m.client_addr);
+            rv = REG_UNAVAILABLE;
+            goto err_reply;
         }
         s->link->slot = &s->link;
     }
@@ -459,10 +461,13 @@ void srv__forward(struct srv__req *r)
     timeout = is_write_like(r) && r->op->kind == PROTO_OP_SERVER ? SRV__CLUSTER_OP_TIMEOUT_MS
                                                                  : 2 * s->cfg.election_timeout_ms;
     rv = srv__link_call(s->link, &rq, srv__now(s) + timeout, fwd_done, r);
-    if (rv != REG_OK) {
-        srv__reply_error(r, REG_UNAVAILABLE, "cannot forward to the leader (%s)",
-                         reg_err_name(rv));
+    if (rv == REG_OK) {
+        return;
     }
+    reg_errmsgf(errmsg, "cannot forward to the leader (%s)", reg_err_name(rv));
+    rv = REG_UNAVAILABLE;
+err_reply:
+    srv__reply_error(r, rv, "%s", errmsg);
 }
 
 void srv__forward_stop(struct srv *s)
