@@ -42,6 +42,14 @@ L=$F
 stop_node "$L"
 REG="$EPS" ok a --timeout 20 network members "$NET"
 REG="$EPS" ok b network leave "$NET"
+# Membership changes are admin only, and the cluster refuses to shrink
+# below three voters.
+echo "not-the-admin-token-0123" >"$E2E_DIR/bad.token"
+chmod 600 "$E2E_DIR/bad.token"
+fails unauthenticated a cluster remove "$L" --admin-token-file "$E2E_DIR/bad.token"
+fails failed_precondition a --admin-token-file "$E2E_DIR/admin.token" cluster remove "$L"
+ok a cluster status
+expect ".data.members | length == 3 and ([.[] | select(.raft_id == $L)][0].state == \"unreachable\")"
 # Nothing answers: exit 3.
 REG="127.0.0.1:$DEAD" run a --timeout 2 whoami
 [ "$RC" -eq 3 ] || fail "expected exit 3 when unreachable, got $RC"

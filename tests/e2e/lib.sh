@@ -183,7 +183,7 @@ fails() {
     shift
     run "$@"
     [ "$RC" -ne 0 ] || fail "expected failure ($code): pilotctl $*"
-    [ "$(jq -r .code <<<"$ERR" 2>/dev/null)" = "$code" ] ||
+    [ "$(tail -n 1 <<<"$ERR" | jq -r .code 2>/dev/null)" = "$code" ] ||
         fail "expected error code $code: pilotctl $*"
 }
 
