@@ -103,6 +103,11 @@ enum glue_mode {
     GLUE_MODE_BOOTSTRAP = 0, /* new single-node cluster (self as voter) */
     GLUE_MODE_INITIAL,       /* founding member of `peers` (identical on all) */
     GLUE_MODE_JOIN,          /* start empty; wait to be added by the leader */
+    GLUE_MODE_RECOVER,       /* quorum lost: rewrite the configuration of this
+                                node's existing log to itself alone as voter
+                                (raft_recover), then start as a one-node
+                                cluster that new nodes can join. Operator
+                                action only, never automatic (notes §2.2). */
 };
 
 enum glue_log_level { GLUE_LOG_DEBUG = 0, GLUE_LOG_INFO, GLUE_LOG_WARN, GLUE_LOG_ERROR };

@@ -208,7 +208,7 @@ static int check_config(const struct glue_config *c, char errmsg[static REG_ERRM
         return REG_INVALID_ARGUMENT;
     }
     if (c->mode != GLUE_MODE_BOOTSTRAP && c->mode != GLUE_MODE_INITIAL &&
-        c->mode != GLUE_MODE_JOIN) {
+        c->mode != GLUE_MODE_JOIN && c->mode != GLUE_MODE_RECOVER) {
         reg_errmsgf(errmsg, "unknown mode %d", (int)c->mode);
         return REG_INVALID_ARGUMENT;
     }
@@ -310,6 +310,23 @@ static int bootstrap(struct glue *g, char errmsg[static REG_ERRMSG_SIZE])
         return REG_OK;
     }
     raft_configuration_init(&conf);
+    if (g->cfg.mode == GLUE_MODE_RECOVER) {
+        /* Quorum-loss recovery (raft-0.15-notes §2.2 raft_recover): the
+         * surviving node keeps its log and snapshot; only the configuration
+         * is forced to {self}. The other survivors must be wiped and rejoin
+         * (they would otherwise hold the old configuration). */
+        rv = raft_configuration_add(&conf, g->id, g->address, RAFT_VOTER);
+        if (rv == 0) {
+            rv = raft_recover(g->r, &conf);
+        }
+        raft_configuration_close(&conf);
+        if (rv != 0) {
+            reg_errmsgf(errmsg, "recover: %s (%s)", raft_strerror(rv), raft_errmsg(g->r));
+            return REG_INTERNAL;
+        }
+        glue__logf(g, GLUE_LOG_WARN, "configuration forced to this node alone (recover)");
+        return REG_OK;
+    }
     if (g->cfg.mode == GLUE_MODE_BOOTSTRAP) {
         rv = raft_configuration_add(&conf, g->id, g->address, RAFT_VOTER);
     } else {
