@@ -200,8 +200,15 @@ lost_start() {
   mapfile -t ks < <(targets "$mode")
   for k in "${ks[@]}"; do
     node_kill "$k"
-    # The FUSE layer forgets everything not fsynced: a power loss.
+    # The FUSE layer forgets everything not fsynced: a power loss. Wait
+    # (bounded) until it says so, before anything can restart the node.
+    local before i
+    before=$(grep -c "power loss" "$WORK/n$k/fuse.log")
     kill -USR1 "$(cat "$WORK/n$k/fuse.pid")" 2>/dev/null || true
+    for i in $(seq 1 50); do
+      [ "$(grep -c "power loss" "$WORK/n$k/fuse.log")" -gt "$before" ] && break
+      sleep 0.05
+    done
   done
   nem_log start-lose-unsynced "{\"targets\":$(json_list "${ks[@]}"),\"mode\":\"$mode\"}"
 }
