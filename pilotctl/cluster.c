@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "ctl.h"
 
 static const char usage_all[] =
@@ -59,19 +61,15 @@ static json_t *node_status(const char *client_addr, const struct cl_options *bas
     return j;
 }
 
-static int cmd_members_or_status(int argc, char **argv, bool status)
+static int cmd_members(int argc, char **argv)
 {
     const char *pos[1];
-    size_t np, i;
+    size_t np;
     struct cl_client *cl = NULL;
-    json_t *res = NULL, *rows, *m;
-    struct cl_options base;
-    uint8_t sk[CL_SECRET_KEY_LEN];
-    char token[CL_ADMIN_TOKEN_MAX + 2];
+    json_t *res = NULL;
     int rv;
 
-    rv = ctl_parse(argc, argv, NULL, 0, pos, 0, 0, &np,
-                   status ? "pilotctl cluster status" : "pilotctl cluster members");
+    rv = ctl_parse(argc, argv, NULL, 0, pos, 0, 0, &np, "pilotctl cluster members");
     if (rv == CTL_EXIT_OK)
         rv = ctl_connect(CTL_AUTH_ANY, &cl);
     if (rv == CTL_EXIT_OK)
@@ -79,23 +77,86 @@ static int cmd_members_or_status(int argc, char **argv, bool status)
     cl_close(cl);
     if (rv != CTL_EXIT_OK)
         return rv;
-    rows = json_object_get(res, "members");
-    if (!json_is_array(rows)) {
-        rows = json_array();
-        json_object_set_new(res, "members", rows);
+    if (!json_is_array(json_object_get(res, "members")))
+        json_object_set_new(res, "members", json_array());
+    return ctl_ok(res, members_text);
+}
+
+/* The member list from the cluster, or, when it cannot answer (no leader:
+ * exactly when an operator needs status), one row per configured endpoint
+ * so that each node still reports its own view. NULL after printing. */
+static json_t *status_rows(bool *from_cluster)
+{
+    struct cl_client *cl = NULL;
+    struct cl_request req = {.op = "cluster_members"};
+    struct cl_response resp;
+    struct cl_endpoint eps[CL_ENDPOINTS_MAX];
+    size_t n = 0;
+    const char *list;
+    char errmsg[REG_ERRMSG_SIZE], addr[CL_HOST_MAX + 8];
+    uint32_t saved = ctl_g.timeout_ms;
+    json_t *rows = NULL, *res;
+
+    *from_cluster = false;
+    if (ctl_registry(&list) != CTL_EXIT_OK)
+        return NULL;
+    ctl_g.timeout_ms = saved != 0 && saved < 4000 ? saved : 4000;
+    if (ctl_connect(CTL_AUTH_ANY, &cl) != CTL_EXIT_OK) {
+        ctl_g.timeout_ms = saved;
+        return NULL;
     }
-    if (!status)
-        return ctl_ok(res, members_text);
+    ctl_g.timeout_ms = saved;
+    if (cl_call(cl, &req, &resp) == REG_OK) {
+        res = ctl_result_json(&resp);
+        rows = json_incref(json_object_get(res, "members"));
+        json_decref(res);
+        *from_cluster = json_is_array(rows);
+    }
+    cl_response_free(&resp);
+    cl_close(cl);
+    if (*from_cluster)
+        return rows;
+    json_decref(rows);
+    if (cl_endpoints_parse(list, eps, CL_ENDPOINTS_MAX, &n, errmsg) != REG_OK) {
+        ctl_fail(CTL_EXIT_USAGE, "usage", NULL, "%s", errmsg);
+        return NULL;
+    }
+    rows = json_array();
+    for (size_t i = 0; i < n; i++) {
+        snprintf(addr, sizeof addr, strchr(eps[i].host, ':') ? "[%s]:%u" : "%s:%u", eps[i].host,
+                 (unsigned)eps[i].port);
+        json_array_append_new(rows, json_pack("{s:s}", "client_addr", addr));
+    }
+    return rows;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    const char *pos[1];
+    size_t np, i;
+    json_t *rows, *m;
+    struct cl_options base;
+    uint8_t sk[CL_SECRET_KEY_LEN];
+    char token[CL_ADMIN_TOKEN_MAX + 2];
+    bool from_cluster, any = false;
+    int rv;
+
+    rv = ctl_parse(argc, argv, NULL, 0, pos, 0, 0, &np, "pilotctl cluster status");
+    if (rv != CTL_EXIT_OK)
+        return rv;
+    rows = status_rows(&from_cluster);
+    if (rows == NULL)
+        return CTL_EXIT_ERROR;
     /* Same credentials for every per-node connection. */
     memset(&base, 0, sizeof base);
     memset(sk, 0, sizeof sk);
+    memset(token, 0, sizeof token);
     if (ctl_g.admin_token_file != NULL || getenv("PILOT_ADMIN_TOKEN") != NULL) {
         if (ctl_admin_token(token, sizeof token) == CTL_EXIT_OK)
             base.admin_token = token;
     } else if (ctl_identity_load(sk) == CTL_EXIT_OK) {
         base.secret_key = sk;
     }
-    base.redirect = ctl_g.redirect;
     json_array_foreach(rows, i, m) {
         const char *addr = json_string_value(json_object_get(m, "client_addr"));
         json_t *st = addr != NULL && addr[0] != '\0'
@@ -103,15 +164,24 @@ static int cmd_members_or_status(int argc, char **argv, bool status)
                          : json_pack("{s:s}", "error", "no client address");
         const char *k;
         json_t *v;
+        any = any || json_object_get(st, "error") == NULL;
         json_object_foreach(st, k, v) {
             if (json_object_get(m, k) == NULL || strcmp(k, "error") == 0)
                 json_object_set(m, k, v);
         }
         json_decref(st);
     }
-    memset(sk, 0, sizeof sk);
-    memset(token, 0, sizeof token);
-    return ctl_ok(res, status_text);
+    sodium_memzero(sk, sizeof sk);
+    sodium_memzero(token, sizeof token);
+    if (!any) {
+        json_decref(rows);
+        return ctl_fail(CTL_EXIT_UNREACHABLE, "unavailable", NULL,
+                        "no registry node answered cluster_status");
+    }
+    /* members_known: false when the list comes from --registry because the
+     * cluster could not name its members (typically: no leader). */
+    return ctl_ok(json_pack("{s:o, s:b}", "members", rows, "members_known", from_cluster),
+                  status_text);
 }
 
 static int cmd_admin(int argc, char **argv)
@@ -183,9 +253,9 @@ int cluster_main(int argc, char **argv)
         return CTL_EXIT_OK;
     }
     if (strcmp(sub, "status") == 0)
-        return cmd_members_or_status(argc - 1, argv + 1, true);
+        return cmd_status(argc - 1, argv + 1);
     if (strcmp(sub, "members") == 0)
-        return cmd_members_or_status(argc - 1, argv + 1, false);
+        return cmd_members(argc - 1, argv + 1);
     if (strcmp(sub, "add") == 0 || strcmp(sub, "remove") == 0 || strcmp(sub, "transfer") == 0 || strcmp(sub, "snapshot") == 0)
         return cmd_admin(argc - 1, argv + 1);
     return ctl_usage(usage_all, "unknown cluster command \"%s\"", sub);

@@ -60,4 +60,17 @@ RC=$?
 [ "$RC" -eq 2 ] || fail "expected exit 2 for a usage error, got $RC"
 run a resolve "NOT A HOST"
 [ "$RC" -eq 1 ] || fail "bad node argument must exit 1"
+# Quorum lost: cluster status still shows every node's own view, from the
+# endpoint list since the cluster cannot name its members.
+for i in 1 2 3; do
+    if [ "$i" -ne "$L" ]; then
+        stop_node "$i"
+        break
+    fi
+done
+run a --timeout 5 cluster status
+[ "$RC" -eq 0 ] || fail "cluster status must work without a leader"
+expect '.data.members_known == false and (.data.members | length == 3) and ([.data.members[] | select(.error == null)] | length == 1)'
+run a --timeout 3 network list
+[ "$RC" -eq 3 ] || fail "expected exit 3 without a leader, got $RC"
 e2e_log "ok"
