@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# jepsen/lib/profile.sh PROFILE SEED BIN STORE CANARY: the run lists of the
+# profiles (issue 7 item 8; fault-injection.md §5.9), called by jepsen/run.
+#
+#   smoke    3 nodes, ~60 s each: none, partition+kill, pause-leader with
+#            kick-fanout, lost-unsynced-all with durability (ctest runs the
+#            same four through tests/jepsen).
+#   nightly  5 nodes, 180-240 s each: jepsen.dqlite's 13 nemesis
+#            combinations (packet -> oneway partition: no netem here) plus
+#            clock, member+partition, disk and lost-unsynced; then every
+#            canary against the faults meant to expose it, with a detection
+#            table (canaries.md / canaries.json).
+#   soak     5 nodes, hours (JEPSEN_SOAK_S, default 4 h) of rotating faults
+#            with windowed checking and per-node memory and fd tracking.
+# Every run's seed derives from SEED, so a profile replays.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+PROFILE=$1 SEED=$2 BIN=$3 STORE=$4 CANARY=$5
+RUN="$HERE/run"
+STAMP=$(date +%Y%m%dT%H%M%S)
+SUMMARY="$STORE/profile-$PROFILE-$STAMP"
+mkdir -p "$SUMMARY"
+pass=0 fail=0
+declare -a ROWS
+
+one() { # one NODES TIME NEMESIS WORKLOAD [CANARY]
+  local s=$(( SEED + ${#ROWS[@]} * 7919 )) rc
+  local args=(--nodes "$1" --time-limit "$2" --nemesis "$3" --workload "$4" --seed "$s"
+              --store "$STORE")
+  [ -n "$BIN" ] && args+=(--bin-dir "$BIN")
+  [ -n "${5:-}" ] && args+=(--canary "$5")
+  echo "=== profile $PROFILE: ${args[*]}"
+  "$RUN" "${args[@]}" 2>&1 | tee "$SUMMARY/run-${#ROWS[@]}.log" | grep -E "^jepsen: (PASS|FAIL|seed|report)|invalid|unknown"
+  rc=${PIPESTATUS[0]}
+  ROWS+=("$1|$2|$3|$4|${5:-}|$s|$rc")
+  return "$rc"
+}
+
+case "$PROFILE" in
+  smoke)
+    one 3 60 none registry "$CANARY" && pass=$((pass+1)) || fail=$((fail+1))
+    one 3 60 partition,kill registry "$CANARY" && pass=$((pass+1)) || fail=$((fail+1))
+    one 3 60 pause-leader kick-fanout "$CANARY" && pass=$((pass+1)) || fail=$((fail+1))
+    one 3 60 lost-unsynced-all durability "$CANARY" && pass=$((pass+1)) || fail=$((fail+1))
+    ;;
+  nightly)
+    T=${JEPSEN_NIGHTLY_S:-200}
+    for spec in none:registry partition:registry kill:durability stop:registry \
+                disk:durability member:registry partition,stop:registry \
+                partition,kill:durability partition,member:members \
+                partition-oneway,stop:registry pause:kick-fanout partition,disk:registry \
+                pause,disk:members clock:registry member,partition:registry \
+                lost-unsynced:durability lost-unsynced-all:durability \
+                pause-leader:kick-fanout partition-leader:kick-fanout; do
+      one 5 "$T" "${spec%%:*}" "${spec#*:}" "$CANARY" && pass=$((pass+1)) || fail=$((fail+1))
+    done
+    # Canaries: each deliberately broken build must be caught. A canary
+    # run that passes is a detection miss, so exit codes flip here.
+    TC=${JEPSEN_CANARY_S:-120}
+    : >"$SUMMARY/canaries.jsonl"
+    for spec in NO_READ_BARRIER:partition-leader:kick-fanout NO_READ_BARRIER:pause-leader:kick-fanout \
+                EARLY_ACK:kill:durability EARLY_ACK:partition-leader:registry \
+                LOST_AS_FAIL:partition-leader:registry LOST_AS_FAIL:kill:registry \
+                NO_FSYNC:lost-unsynced-all:durability NO_FSYNC:lost-unsynced:durability \
+                NO_DEDUP:partition:registry NO_DEDUP:kill:registry \
+                NO_INIT_BARRIER:partition-leader:registry NO_INIT_BARRIER:kill:kick-fanout; do
+      IFS=: read -r c f w <<<"$spec"
+      for rep in $(seq 1 "${JEPSEN_CANARY_RUNS:-1}"); do
+        if one 5 "$TC" "$f" "$w" "$c"; then det=false; else det=true; fi
+        printf '{"canary":"%s","fault":"%s","workload":"%s","run":%s,"detected":%s}\n' \
+          "$c" "$f" "$w" "$rep" "$det" >>"$SUMMARY/canaries.jsonl"
+      done
+    done
+    python3 "$HERE/report/canaries.py" "$SUMMARY/canaries.jsonl" >"$SUMMARY/canaries.md"
+    cat "$SUMMARY/canaries.md"
+    if grep -q '"detected":false' "$SUMMARY/canaries.jsonl"; then fail=$((fail+1)); fi
+    ;;
+  soak)
+    S=${JEPSEN_SOAK_S:-14400}
+    one 5 "$S" partition,kill,pause,clock,member,lost-unsynced registry "$CANARY" \
+      && pass=$((pass+1)) || fail=$((fail+1))
+    ;;
+  *) echo "jepsen/run: unknown profile $PROFILE (smoke|nightly|soak)" >&2; exit 2 ;;
+esac
+
+{
+  echo "| nodes | s | nemesis | workload | canary | seed | result |"
+  echo "|---|---|---|---|---|---|---|"
+  for r in "${ROWS[@]}"; do
+    IFS='|' read -r n t nem w c s rc <<<"$r"
+    echo "| $n | $t | $nem | $w | ${c:--} | $s | $([ "$rc" = 0 ] && echo pass || echo FAIL) |"
+  done
+} >"$SUMMARY/summary.md"
+cat "$SUMMARY/summary.md"
+echo "jepsen profile $PROFILE: $pass passed, $fail failed (summary: $SUMMARY)"
+[ "$fail" = 0 ]
