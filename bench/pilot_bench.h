@@ -9,6 +9,7 @@
  * pilot_bench_stats.c (latency recording, percentiles, output),
  * pilot_bench_cluster.c (status, leader, clients, agent pairs),
  * pilot_bench_load.c (timed closed-loop writes and resolves),
+ * pilot_bench_cpu.c (CPU time per operation of nodes and client),
  * pilot_bench_kick.c (kick-to-deny), pilot_bench_failover.c (kill -9).
  *
  * Contract between the files: every function returning int returns REG_OK
@@ -21,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "client.h"
 #include "reg_common.h"
@@ -163,6 +165,23 @@ int pb_bg_start(const struct pb_config *cfg, struct pb_pair *p, unsigned n, stru
                 char errmsg[static REG_ERRMSG_SIZE]);
 /* Stop, join and report the background load as a line with label. */
 void pb_bg_stop(const struct pb_config *cfg, struct pb_bg *bg, const char *label);
+
+/* ---- CPU per operation (pilot_bench_cpu.c) -------------------------------- */
+
+struct pb_cpu {
+    pid_t pid[CL_ENDPOINTS_MAX];
+    uint64_t us[CL_ENDPOINTS_MAX];
+    bool leader[CL_ENDPOINTS_MAX];
+    bool nodes_ok;                 /* every node's PID and /proc entry found */
+    uint64_t self_us;
+};
+
+/* Snapshot CPU times at the start of a point (node PIDs need --pid-dir). */
+void pb_cpu_begin(const struct pb_config *cfg, struct pb_cpu *c);
+/* "cpu_leader_us=.. cpu_follower_us=.. cpu_client_us=.." per op into out
+ * (only the client's without node PIDs; "" when ops is 0). */
+void pb_cpu_end(const struct pb_config *cfg, const struct pb_cpu *c, uint64_t ops, char *out,
+                size_t cap);
 
 /* ---- kick-to-deny and failover ------------------------------------------ */
 

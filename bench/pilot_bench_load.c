@@ -110,7 +110,8 @@ int pb_point(const struct pb_config *cfg, struct pb_pair *p, unsigned n, enum pb
     struct load_arg a;
     struct pb_lat all;
     struct pb_summary s;
-    char label[64], extra[96] = "";
+    struct pb_cpu cpu;
+    char label[64], extra[256] = "", cpu_text[160];
     uint64_t t_end;
     int rv;
     memset(&all, 0, sizeof all);
@@ -131,6 +132,7 @@ int pb_point(const struct pb_config *cfg, struct pb_pair *p, unsigned n, enum pb
     a.start_us = pb_now_us() + 50000u + 200u * n; /* room to create n threads */
     a.end_us = a.start_us + (uint64_t)cfg->seconds * 1000000u;
     atomic_init(&a.stop, false);
+    pb_cpu_begin(cfg, &cpu);
     rv = pb_parallel(p, n, load_fn, &a);
     t_end = pb_now_us();
     if (rv == REG_OK) {
@@ -143,9 +145,9 @@ int pb_point(const struct pb_config *cfg, struct pb_pair *p, unsigned n, enum pb
     snprintf(label, sizeof label, "%s.%s.c%u", kind == PB_K_WRITES ? "writes" : "resolve",
              target_name(target), n);
     pb_summarize(&all, (double)(t_end - a.start_us) / 1e6, &s);
-    if (all.errs > 0) {
-        snprintf(extra, sizeof extra, "last_err=%s", reg_err_name(all.last_err));
-    }
+    pb_cpu_end(cfg, &cpu, s.ops, cpu_text, sizeof cpu_text);
+    snprintf(extra, sizeof extra, "%s%s%s", cpu_text, all.errs > 0 ? " last_err=" : "",
+             all.errs > 0 ? reg_err_name(all.last_err) : "");
     pb_print(cfg, label, &s, extra[0] ? extra : NULL);
     pb_keep(label, &s);
 out:
