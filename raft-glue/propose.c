@@ -70,6 +70,11 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
         }
     } else if (status == RAFT_LEADERSHIPLOST) {
         st = REG_UNKNOWN_OUTCOME;
+#ifdef PILOT_CANARY_LOST_AS_FAIL
+        /* Jepsen canary (issue 7 item 6), never in a release: report a
+         * proposal whose outcome is unknown as definitely not applied. */
+        st = REG_NO_LEADER;
+#endif
     } else {
         st = REG_INTERNAL;
         glue__fatal(g, REG_INTERNAL, "entry %llu failed: %s",
