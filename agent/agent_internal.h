@@ -58,6 +58,7 @@ struct agent__call {
     uint64_t offline_after_ms;
     void (*done)(struct agent__call *c);
     void *data;
+    uint64_t queued_us, started_us;     /* for the slow-call log */
 };
 
 /* Queue c (filled by the caller, kind and done set); done runs on the loop.
@@ -101,6 +102,7 @@ struct agent__conn {
     unsigned tries;
     uint64_t last_tx;
     bool checking;                      /* a re-check is in flight */
+    bool check_again;                   /* asked for while one was in flight */
     struct agent__session *sess;        /* owner on this side, NULL once gone */
 };
 

@@ -481,48 +481,64 @@ struct recheck {
     bool initiator;
 };
 
+static void recheck_conn(struct agent__d *d, struct agent__conn *c);
+
 static void recheck_done(struct agent__call *call)
 {
     struct recheck *r = call->data;
     struct agent__d *d = call->d;
     struct agent__conn *c = conn_find(d, r->peer, r->id, r->initiator);
-    if (c != NULL) {
-        c->checking = false;
-        /* Only a definite "no" tears down; an unreachable registry is not
-         * a revocation. */
-        if (call->code == REG_OK && !call->allowed && !d->stopping) {
-            agent__conn_drop(c, "revoked");
-        }
-    }
+    bool revoked = call->code == REG_OK && !call->allowed;
     reg_free(r);
+    if (c == NULL) {
+        return;
+    }
+    c->checking = false;
+    /* Only a definite "no" tears down; an unreachable registry is not a
+     * revocation. */
+    if (revoked && !d->stopping) {
+        agent__conn_drop(c, "revoked");
+    } else if (c->check_again && !d->stopping) {
+        /* The answer may predate the event that asked again: ask again. */
+        recheck_conn(d, c);
+    }
+}
+
+static void recheck_conn(struct agent__d *d, struct agent__conn *c)
+{
+    uint32_t self = atomic_load(&d->self);
+    struct recheck *r;
+    if (c->checking) {
+        c->check_again = true;
+        return;
+    }
+    r = reg_calloc(1, sizeof *r);
+    if (r == NULL) {
+        return;
+    }
+    r->peer = c->peer;
+    r->id = c->id;
+    r->initiator = c->initiator;
+    r->call.kind = AGENT__CALL_AUTHORIZE;
+    r->call.args.from = c->initiator ? self : c->peer;
+    r->call.args.to = c->initiator ? c->peer : self;
+    r->call.args.port = c->port;
+    r->call.done = recheck_done;
+    r->call.data = r;
+    if (agent__call_start(d, &r->call) != REG_OK) {
+        reg_free(r);
+        return;
+    }
+    c->checking = true;
+    c->check_again = false;
 }
 
 void agent__dp_recheck(struct agent__d *d)
 {
-    uint32_t self = atomic_load(&d->self);
-    for (struct agent__conn *c = d->conns; c != NULL; c = c->next) {
-        struct recheck *r;
-        if (c->state != AGENT__OPEN || c->checking || d->stopping) {
-            continue;
+    for (struct agent__conn *c = d->conns; c != NULL && !d->stopping; c = c->next) {
+        if (c->state == AGENT__OPEN) {
+            recheck_conn(d, c);
         }
-        r = reg_calloc(1, sizeof *r);
-        if (r == NULL) {
-            return;
-        }
-        r->peer = c->peer;
-        r->id = c->id;
-        r->initiator = c->initiator;
-        r->call.kind = AGENT__CALL_AUTHORIZE;
-        r->call.args.from = c->initiator ? self : c->peer;
-        r->call.args.to = c->initiator ? c->peer : self;
-        r->call.args.port = c->port;
-        r->call.done = recheck_done;
-        r->call.data = r;
-        if (agent__call_start(d, &r->call) != REG_OK) {
-            reg_free(r);
-            return;
-        }
-        c->checking = true;
     }
 }
 

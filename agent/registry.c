@@ -199,7 +199,9 @@ static void work_cb(uv_work_t *w)
 {
     struct agent__call *c = w->data;
     struct agent__d *d = c->d;
-    struct cl_client *cl = pool_get(d->pool, c->message);
+    struct cl_client *cl;
+    c->started_us = agent__wall_us();
+    cl = pool_get(d->pool, c->message);
     if (cl == NULL) {
         c->code = REG_NOMEM;
         return;
@@ -220,8 +222,15 @@ static void work_cb(uv_work_t *w)
 static void after_cb(uv_work_t *w, int status)
 {
     struct agent__call *c = w->data;
+    uint64_t now = agent__wall_us();
     if (status == UV_ECANCELED) {
         c->code = REG_UNAVAILABLE;
+    }
+    if (now - c->queued_us > 100000) {
+        agent__log("warn", "registry_call_slow", "kind=%d code=%s queued_us=%llu call_us=%llu",
+                   c->kind, reg_err_name(c->code),
+                   (unsigned long long)(c->started_us - c->queued_us),
+                   (unsigned long long)(now - c->started_us));
     }
     c->done(c);
 }
@@ -232,6 +241,8 @@ int agent__call_start(struct agent__d *d, struct agent__call *c)
     c->code = REG_INTERNAL;
     c->message[0] = '\0';
     c->work.data = c;
+    c->queued_us = agent__wall_us();
+    c->started_us = c->queued_us;
     return uv_queue_work(d->loop, &c->work, work_cb, after_cb) == 0 ? REG_OK : REG_INTERNAL;
 }
 
@@ -263,15 +274,20 @@ static void *watch_main(void *arg)
         uint64_t index = 0;
         bool changed = false;
         if (atomic_load(&d->self) == 0) {
-            sleep_ms(100);
+            sleep_ms(20);
             continue;
         }
         if (cl_call(cl, &rq, &rs) == REG_OK &&
             proto_get_u64(&rs.result, "index", PROTO_REQ, UINT64_MAX, &index, errmsg) == REG_OK &&
             proto_get_bool(&rs.result, "changed", 0, &changed, errmsg) == REG_OK) {
+            /* The first answer only sets the baseline; whatever changed
+             * before it is unknown, so it counts as a change. */
+            if (since == 0) {
+                changed = true;
+            }
             /* A node that is behind our since answers with a lower index:
              * keep the higher one so nothing is reported twice. */
-            if (index > since || since == 0) {
+            if (index > since) {
                 since = index;
             }
             if (changed && !atomic_load(&d->watch_stop)) {
