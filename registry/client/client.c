@@ -298,6 +298,12 @@ int cl_call(struct cl_client *cl, const struct cl_request *req, struct cl_respon
             }
         }
         resp->attempts++;
+#ifdef PILOT_CANARY_NO_DEDUP
+        /* Jepsen canary (issue 7 item 6), never in a release: every resend
+         * of a write is a new request, so the state machine cannot dedup. */
+        if (is_write && resp->attempts > 1)
+            seq = cl->next_seq++;
+#endif
         rv = attempt(cl, req, seq, deadline, &sent, &rs, resp, errmsg);
         if (rv == REG_INVALID_ARGUMENT || rv == REG_TOO_LARGE || rv == REG_NOMEM ||
             rv == REG_INTERNAL) {
