@@ -1,10 +1,11 @@
-/* pilot-bench: options, subcommands and the closing comparison with the
- * issue's targets and with etcd (see pilot_bench.h and docs/benchmarks.md).
+/* pilot-bench: options, subcommands and the closing check against the
+ * issue's targets (see pilot_bench.h and docs/benchmarks.md; ratios to etcd
+ * are bench/compare-bench's job).
  *
  * usage: pilot-bench (writes|resolve|kick-deny|failover|all) --endpoints H:P,H:P,H:P
  *        [--clients 1,16,64,256] [--seconds 5] [--admin-token-file F]
  *        [--kick-trials 200] [--kick-load 16] [--failover-trials 7]
- *        [--pid-dir DIR --restart-cmd CMD] [--compare FILE] [--tag TEXT]
+ *        [--pid-dir DIR --restart-cmd CMD] [--tag TEXT]
  * Exit status: 0 all points ran, 1 a point failed, 2 bad usage. */
 #include <signal.h>
 #include <stdio.h>
@@ -14,16 +15,6 @@
 #include <sodium.h>
 
 #include "pilot_bench.h"
-
-#define CMP_MAX 64
-
-struct cmp_row {
-    char label[64];
-    double ops_per_s, p50_ms;
-};
-
-static struct cmp_row cmp[CMP_MAX];
-static size_t n_cmp;
 
 static void usage(FILE *f)
 {
@@ -37,7 +28,6 @@ static void usage(FILE *f)
             "  --failover-trials N     (default 7)\n"
             "  --pid-dir DIR           failover: DIR/node<raft id>.pid\n"
             "  --restart-cmd CMD       failover: CMD <raft id> restarts a killed node\n"
-            "  --compare FILE          key=value lines of another system (etcd) for ratios\n"
             "  --tag TEXT              appended as run=TEXT to every line\n",
             PB_MAX_SECONDS);
 }
@@ -98,51 +88,6 @@ static int read_token(const char *path, struct pb_config *cfg, char errmsg[stati
     fclose(f);
 out:
     return rv;
-}
-
-/* Lines "label=L ... ops_per_s=X ... p50_ms=Y ..." of another system. */
-static int read_compare(const char *path, char errmsg[static REG_ERRMSG_SIZE])
-{
-    FILE *f = fopen(path, "r");
-    char line[512];
-    int rv = REG_OK;
-    if (f == NULL) {
-        reg_errmsgf(errmsg, "cannot open %s", path);
-        rv = REG_INVALID_ARGUMENT;
-        goto out;
-    }
-    while (fgets(line, sizeof line, f) != NULL && n_cmp < CMP_MAX) {
-        const char *l = strstr(line, "label="), *o = strstr(line, "ops_per_s="),
-                   *p = strstr(line, "p50_ms=");
-        struct cmp_row *r = &cmp[n_cmp];
-        if (line[0] == '#' || l == NULL || o == NULL || p == NULL ||
-            sscanf(l, "label=%63s", r->label) != 1) {
-            continue;
-        }
-        r->ops_per_s = strtod(o + 10, NULL);
-        r->p50_ms = strtod(p + 7, NULL);
-        n_cmp++;
-    }
-    fclose(f);
-out:
-    return rv;
-}
-
-/* ratio > 1 means better than the other system: more ops/s, lower p50. */
-static void print_ratios(const struct pb_config *cfg)
-{
-    for (size_t i = 0; i < n_cmp; i++) {
-        const struct pb_summary *s = pb_kept(cmp[i].label);
-        if (s == NULL) {
-            continue;
-        }
-        printf("label=ratio.%s ours_ops_per_s=%.0f other_ops_per_s=%.0f ops_ratio=%.2f "
-               "ours_p50_ms=%.3f other_p50_ms=%.3f p50_ratio=%.2f%s%s\n",
-               cmp[i].label, s->ops_per_s, cmp[i].ops_per_s,
-               cmp[i].ops_per_s > 0 ? s->ops_per_s / cmp[i].ops_per_s : 0.0, s->p50_ms,
-               cmp[i].p50_ms, s->p50_ms > 0 ? cmp[i].p50_ms / s->p50_ms : 0.0,
-               cfg->tag ? " run=" : "", cfg->tag ? cfg->tag : "");
-    }
 }
 
 /* The issue's targets (issue 3 item 5), checked against what was measured. */
@@ -212,7 +157,6 @@ static int run(const struct pb_config *cfg, unsigned subs, char errmsg[static RE
         rv = pb_failover(cfg, &pairs[0], errmsg);
     }
     print_targets(cfg);
-    print_ratios(cfg);
 out:
     if (pairs != NULL) {
         pb_pairs_close(pairs, n_pairs);
@@ -269,8 +213,6 @@ static int parse_args(int argc, char **argv, struct pb_config *cfg, unsigned *su
             cfg->pid_dir = v;
         } else if (strcmp(k, "--restart-cmd") == 0) {
             cfg->restart_cmd = v;
-        } else if (strcmp(k, "--compare") == 0) {
-            rv = read_compare(v, errmsg);
         } else if (strcmp(k, "--tag") == 0) {
             cfg->tag = v;
         } else {
