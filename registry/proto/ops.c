@@ -118,6 +118,10 @@ static const struct proto_field a_member_id[] = {
 static const struct proto_field a_watch[] = {
     {"since", PROTO_F_U64, false, ARG(since), 0},
 };
+static const struct proto_field a_snapshot_read[] = {
+    {"snapshot_id", PROTO_F_U64, false, ARG(snapshot_id), 0},
+    {"offset", PROTO_F_U64, false, ARG(offset), 0},
+};
 static const struct proto_field a_member_id_opt[] = {
     {"member", PROTO_F_MEMBER_ID, false, ARG(member), 0},
 };
@@ -177,6 +181,9 @@ static const struct proto_op ops[] = {
     S("cluster_remove", ADMIN, "remove a node from the raft configuration", a_member_id),
     S("cluster_transfer", ADMIN, "transfer leadership (raft_id 0: any)", a_member_id_opt),
     S0("cluster_snapshot", ADMIN, "take a snapshot now"),
+    S("cluster_snapshot_read", ADMIN,
+      "backup: snapshot_id 0 takes a consistent snapshot file on the leader; then read it by "
+      "offset", a_snapshot_read),
     S("watch", KEY, "long poll: answers when an entry after `since` touches the caller's access",
       a_watch),
 };

@@ -335,6 +335,8 @@ struct proto_args {
     char hostname[ST_HOSTNAME_MAX + 1];       /* resolve_hostname */
     struct st_cluster_member member;          /* cluster_add / remove / transfer */
     uint64_t since;                           /* watch: last index the caller saw */
+    uint64_t snapshot_id;                     /* cluster_snapshot_read: 0 = take one */
+    uint64_t offset;                          /* cluster_snapshot_read: byte offset */
 };
 
 /* ---- Command arguments (the one codec, client requests and log entries) -----
@@ -506,7 +508,10 @@ int proto_addr_parse(const char *s, size_t len, uint16_t *network, uint32_t *nod
 #define PROTO_LOG_HDR 16
 #define PROTO_LOG_VERSION 1
 #define PROTO_LOG_KIND_BATCH 1
+#define PROTO_LOG_KIND_RESTORE_CHUNK 2  /* restore: a piece of a snapshot file */
+#define PROTO_LOG_KIND_RESTORE_COMMIT 3 /* restore: swap the assembled state in */
 #define PROTO_LOG_OPS_MAX 65536
+#define PROTO_RESTORE_CHUNK_MAX (512u * 1024u)
 
 /* Allocator for the entry buffer (raft-glue passes raft_malloc). */
 typedef void *(*proto_alloc_fn)(size_t n);
@@ -540,5 +545,55 @@ int proto_log_open(const void *buf, size_t len, struct proto_log_iter *it,
  * last op. */
 int proto_log_next(struct proto_log_iter *it, struct st_cmd *cmd, struct proto_arena *arena,
                    char errmsg[static REG_ERRMSG_SIZE]);
+
+/* ---- Restore entries (docs/protocol.md "Restore entries") ----------------------
+ * A restore replicates a snapshot payload (st_snapshot_encode bytes) through
+ * the log: RESTORE_CHUNK entries {offset, total, data} of at most
+ * PROTO_RESTORE_CHUNK_MAX bytes in order, then one RESTORE_COMMIT entry
+ * {total, checksum} (BLAKE2b-256 of the whole payload). Same header and
+ * padding as batch entries. */
+struct proto_restore {
+    uint16_t kind;              /* PROTO_LOG_KIND_RESTORE_CHUNK or _COMMIT */
+    uint64_t offset, total;     /* chunk: position; both: payload size */
+    const uint8_t *data;        /* chunk: view (decode) or input (encode) */
+    size_t len;
+    uint8_t checksum[32];       /* commit */
+};
+/* Kind field of an entry's header: REG_OK or REG_MALFORMED (bad header). */
+int proto_log_kind(const void *buf, size_t len, uint16_t *kind);
+/* Encode one restore entry into a buffer from alloc (as proto_log_encode).
+ * REG_INVALID_ARGUMENT (bad kind, chunk over the max or past total),
+ * REG_NOMEM. */
+int proto_log_restore_encode(const struct proto_restore *r, proto_alloc_fn alloc, void **buf,
+                             size_t *len, char errmsg[static REG_ERRMSG_SIZE]);
+/* Decode a restore entry; r->data is a view into buf. REG_OK or
+ * REG_MALFORMED. */
+int proto_log_restore_decode(const void *buf, size_t len, struct proto_restore *r,
+                             char errmsg[static REG_ERRMSG_SIZE]);
+
+/* ---- Snapshot files (pilotctl cluster snapshot save; pilot-registry --restore)
+ *   offset 0        8         12         16              24           56            64
+ *          | "PILOTSNP" | version | reserved 0 | applied index | state hash | payload len |
+ *          | checksum (BLAKE2b-256 of payload, 32) | payload (st_snapshot_encode) |
+ * All integers big-endian; header PROTO_SNAPFILE_HDR = 96 bytes. */
+#define PROTO_SNAPFILE_MAGIC "PILOTSNP"
+#define PROTO_SNAPFILE_VERSION 1
+#define PROTO_SNAPFILE_HDR 96
+struct proto_snapfile {
+    uint32_t version;
+    uint64_t applied_index;
+    uint8_t state_hash[32];
+    uint64_t payload_len;
+    uint8_t checksum[32];
+};
+/* BLAKE2b-256 of a payload. */
+void proto_snapfile_checksum(const void *payload, size_t len, uint8_t out[static 32]);
+/* Write the header for h into out. */
+void proto_snapfile_header(const struct proto_snapfile *h, uint8_t out[static PROTO_SNAPFILE_HDR]);
+/* Check a whole file image: magic, version, length and checksum. On REG_OK
+ * *h is filled and *payload points into buf; REG_MALFORMED with errmsg
+ * otherwise. */
+int proto_snapfile_verify(const void *buf, size_t len, struct proto_snapfile *h,
+                          const uint8_t **payload, char errmsg[static REG_ERRMSG_SIZE]);
 
 #endif /* PILOT_PROTO_H */

@@ -10,7 +10,9 @@
  *   `malformed` result for every op, an op that does not decode a
  *   `malformed` result for that op.
  * snapshot / restore: st_snapshot_encode / st_snapshot_decode, the new state
- *   swapped in only when complete. */
+ *   swapped in only when complete; refused while a --restore is assembling.
+ * Restore entries (RESTORE_CHUNK / RESTORE_COMMIT, backup.c) are encoded
+ *   alone and applied by backup.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +27,17 @@ static int app_encode(void *data, void *const ops[], unsigned n, uint64_t ts_ms,
     int64_t ts = (int64_t)ts_ms;
     unsigned i;
     int rv;
+    for (i = 0; i < n; i++) {
+        const struct srv__req *r = ops[i];
+        if (r->restore != NULL && n == 1) {
+            return proto_log_restore_encode(r->restore, alloc, buf, len, errmsg);
+        }
+        if (r->restore != NULL) {
+            /* Restore entries travel alone; the other ops are retried. */
+            reg_errmsgf(errmsg, "a restore entry cannot share a batch");
+            return REG_UNAVAILABLE;
+        }
+    }
     cmds = reg_malloc(sizeof *cmds * (n == 0 ? 1 : n));
     if (cmds == NULL) {
         reg_errmsgf(errmsg, "out of memory encoding %u ops", n);
@@ -78,9 +91,19 @@ static const void *app_apply(void *data, uint64_t index, const void *buf, size_t
     char errmsg[REG_ERRMSG_SIZE];
     uint32_t i;
     const void *out;
+    uint16_t kind = 0;
+    uint64_t t0 = uv_hrtime();
     int rv;
 
     proto_arena_init(&arena);
+    if (proto_log_kind(buf, len, &kind) == REG_OK && (kind == PROTO_LOG_KIND_RESTORE_CHUNK ||
+                                                      kind == PROTO_LOG_KIND_RESTORE_COMMIT)) {
+        results_reserve(s, 1);
+        srv__restore_apply(s, buf, len, &s->results[0]);
+        s->n_results = 1;
+        out = s->results;
+        goto done;
+    }
     rv = proto_log_open(buf, len, &it, errmsg);
     if (rv != REG_OK) {
         /* Keep the index moving: the entry is committed, it just carries
@@ -111,6 +134,7 @@ static const void *app_apply(void *data, uint64_t index, const void *buf, size_t
 done:
     st_set_applied_index(s->state, index);
     proto_arena_free(&arena);
+    http_hist_observe(&s->apply_hist, (double)(uv_hrtime() - t0) / 1e9);
     return out;
 }
 
@@ -130,7 +154,14 @@ static int app_snapshot(void *data, glue_alloc_fn alloc, void **buf, size_t *len
     struct srv *s = data;
     void *enc = NULL;
     size_t n = 0;
-    int rv = st_snapshot_encode(s->state, &enc, &n);
+    int rv;
+    if (srv__restore_busy(s)) {
+        /* The assembled chunks live outside the state: a snapshot now
+         * would lose them for every node that installs it. */
+        rv = REG_UNAVAILABLE;
+        goto out;
+    }
+    rv = st_snapshot_encode(s->state, &enc, &n);
     if (rv != REG_OK) {
         goto out;
     }
@@ -160,6 +191,7 @@ static int app_restore(void *data, const void *buf, size_t len)
     }
     st_free(s->state);
     s->state = fresh;
+    srv__restore_reset(s);
     srv_log(SRV_LOG_INFO, "snapshot_restored", "applied_index=%llu",
             (unsigned long long)st_applied_index(fresh));
 out:

@@ -180,6 +180,7 @@ static const struct setting settings[] = {
     S_STR("admin-token-file", admin_token_file),
     S_STR("cluster-id", cluster_id),
     S_STR("log-level", log_level),
+    S_STR("restore", restore),
     S_NUM("election-timeout", election_timeout_ms, 50, 600000),
     S_NUM("heartbeat-timeout", heartbeat_timeout_ms, 5, 600000),
     S_NUM("snapshot-threshold", snapshot_threshold, 1, 1u << 30),
@@ -212,7 +213,8 @@ static int config_set(struct srv_config *c, const char *key, const char *value,
     }
     k[i] = '\0';
 
-    if (strcmp(k, "bootstrap") == 0 || strcmp(k, "redirect") == 0) {
+    if (strcmp(k, "bootstrap") == 0 || strcmp(k, "redirect") == 0 ||
+        strcmp(k, "force-new-cluster") == 0) {
         bool b = true;
         if (value != NULL) {
             if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 ||
@@ -228,6 +230,8 @@ static int config_set(struct srv_config *c, const char *key, const char *value,
         }
         if (k[0] == 'b') {
             c->bootstrap = b;
+        } else if (k[0] == 'f') {
+            c->force_new_cluster = b;
         } else {
             c->redirect = b;
         }
@@ -355,7 +359,8 @@ int srv_config_parse_args(struct srv_config *c, int argc, char **argv,
             value = eq + 1;
         } else {
             snprintf(key, sizeof key, "%s", a);
-            if (strcmp(key, "bootstrap") != 0 && strcmp(key, "redirect") != 0) {
+            if (strcmp(key, "bootstrap") != 0 && strcmp(key, "redirect") != 0 &&
+                strcmp(key, "force-new-cluster") != 0 && strcmp(key, "force_new_cluster") != 0) {
                 if (i + 1 >= argc) {
                     reg_errmsgf(errmsg, "--%s needs a value", key);
                     rv = REG_INVALID_ARGUMENT;
@@ -402,6 +407,15 @@ int srv_config_validate(const struct srv_config *c, char errmsg[static REG_ERRMS
     }
     if (modes > 1) {
         reg_errmsgf(errmsg, "--bootstrap, --initial-cluster and --join are exclusive");
+        goto out;
+    }
+    if (c->force_new_cluster && modes > 0) {
+        reg_errmsgf(errmsg, "--force-new-cluster restarts an existing node: no --bootstrap, "
+                            "--initial-cluster or --join");
+        goto out;
+    }
+    if (c->restore[0] != '\0' && !c->bootstrap && c->initial_cluster[0] == '\0') {
+        reg_errmsgf(errmsg, "--restore needs --bootstrap or --initial-cluster (a new cluster)");
         goto out;
     }
     if (c->join[0] != '\0' && check_addr(c->join) != 0) {

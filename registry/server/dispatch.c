@@ -225,6 +225,8 @@ void srv__route(struct srv__req *r)
             srv__heartbeat(r);
         } else if (strcmp(op->name, "watch") == 0) {
             srv__watch(r);
+        } else if (strcmp(op->name, "cluster_snapshot_read") == 0) {
+            srv__snapshot_read(r);
         } else if (!srv__cluster_op(r)) {
             srv__reply_error(r, REG_INVALID_ARGUMENT, "op %s is not served by this node",
                              op->name);

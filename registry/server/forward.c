@@ -424,6 +424,7 @@ void srv__forward(struct srv__req *r)
     uint64_t timeout;
     int rv;
 
+    s->n_forwarded++;
     glue_leader(s->glue, &leader, raft_addr);
     if (leader == 0) {
         reg_errmsgf(errmsg, "no leader elected; retry shortly");

@@ -2,8 +2,11 @@
  *
  * Reads the configuration (flags and --config FILE, DESIGN.md §8), loads the
  * secrets, runs one node on a libuv loop, and stops cleanly on SIGTERM or
- * SIGINT (leadership is transferred first). Exit status: 0 after a clean
- * stop, 1 after a fail-stop or a start failure, 2 for bad usage. */
+ * SIGINT (leadership is transferred first). Under systemd (Type=notify) it
+ * sends READY=1 once the client listener accepts connections (not once in
+ * quorum: that is /readyz) and STOPPING=1 when it begins to stop. Exit
+ * status: 0 after a clean stop, 1 after a fail-stop or a start failure, 2
+ * for bad usage. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +22,13 @@ static const char usage[] =
     "                       --join IP:PORT) [options]\n"
     "options:\n"
     "  --name NAME               human name of this node (default node-<id>)\n"
-    "  --http IP:PORT            ops HTTP listener (reserved; not served yet)\n"
+    "  --http IP:PORT            ops HTTP listener: /livez /readyz /readyz/leader\n"
+    "                            /status /metrics (unauthenticated; bind it privately)\n"
+    "  --restore FILE            new cluster only (with --bootstrap or\n"
+    "                            --initial-cluster): replicate this snapshot file\n"
+    "                            (pilotctl cluster snapshot save) once leader\n"
+    "  --force-new-cluster       quorum lost: keep this node's data and make it a\n"
+    "                            one-node cluster; others rejoin with --join\n"
     "  --admin-token-file FILE   cluster admin token (>= 16 bytes, mode 0600)\n"
     "  --cluster-id ID           cluster identity in the handshake (default pilot)\n"
     "  --election-timeout MS     raft election timeout (default 1000)\n"
@@ -51,12 +60,21 @@ static void stopped(void *data)
     uv_close((uv_handle_t *)&a->sigint, NULL);
 }
 
+static void notify(const char *state)
+{
+    char errmsg[REG_ERRMSG_SIZE];
+    if (srv_notify(state, errmsg) != REG_OK) {
+        srv_log(SRV_LOG_WARN, "sd_notify_failed", "state=%s why=\"%s\"", state, errmsg);
+    }
+}
+
 static void begin_stop(struct app *a)
 {
     if (a->stopping) {
         return;
     }
     a->stopping = true;
+    notify("STOPPING=1");
     a->failed = srv_failed(a->srv);
     srv_stop(a->srv, stopped, a);
 }
@@ -114,15 +132,14 @@ int main(int argc, char **argv)
     a.sigterm.data = a.sigint.data = &a;
     uv_signal_start(&a.sigterm, on_signal, SIGTERM);
     uv_signal_start(&a.sigint, on_signal, SIGINT);
-    if (cfg.http[0] != '\0') {
-        srv_log(SRV_LOG_WARN, "http_not_served", "http=%s", cfg.http);
-    }
     rv = srv_start(a.srv, errmsg);
     if (rv != REG_OK) {
         srv_log(SRV_LOG_ERROR, "start_failed", "code=%s why=\"%s\"", reg_err_name(rv), errmsg);
         a.failed = rv;
         a.stopping = true;
         srv_stop(a.srv, stopped, &a);
+    } else {
+        notify("READY=1");
     }
     uv_run(&a.loop, UV_RUN_DEFAULT);
     uv_loop_close(&a.loop);

@@ -134,6 +134,8 @@ int srv_new(struct srv **out, struct uv_loop_s *loop, const struct srv_config *c
         gc.n_peers = n_peers;
     } else if (cfg->join[0] != '\0') {
         gc.mode = GLUE_MODE_JOIN;
+    } else if (cfg->force_new_cluster) {
+        gc.mode = GLUE_MODE_RECOVER;
     } else {
         /* Restart of an existing node: raft's data dir holds the
          * configuration; joining mode bootstraps nothing. */
@@ -147,6 +149,10 @@ int srv_new(struct srv **out, struct uv_loop_s *loop, const struct srv_config *c
     gc.log_data = s;
     gc.fail_stop = glue_fail;
     gc.fail_stop_data = s;
+    rv = srv__backup_init(s, errmsg);
+    if (rv != REG_OK) {
+        goto err_after_state;
+    }
     srv__app_init(s, &app);
     rv = glue_init(&s->glue, loop, &gc, &app, errmsg);
     if (rv != REG_OK) {
@@ -159,6 +165,7 @@ int srv_new(struct srv **out, struct uv_loop_s *loop, const struct srv_config *c
     goto out;
 
 err_after_state:
+    srv__backup_free(s);
     st_free(s->state);
     reg_free(s->online_buf);
 err_after_alloc:
@@ -177,16 +184,23 @@ int srv_start(struct srv *s, char errmsg[static REG_ERRMSG_SIZE])
     if (rv != REG_OK) {
         goto out;
     }
+    rv = srv__http_start(s, errmsg);
+    if (rv != REG_OK) {
+        goto out;
+    }
     srv__liveness_init(s);
     srv__cluster_init(s);
     srv__watch_init(s);
+    srv__backup_start(s);
     s->started = true;
     srv_log(SRV_LOG_INFO, "node_started",
-            "name=%s listen=%s raft=%s applied_index=%llu mode=%s", s->cfg.name, s->cfg.listen,
-            s->cfg.raft, (unsigned long long)st_applied_index(s->state),
+            "name=%s listen=%s raft=%s http=%s applied_index=%llu mode=%s", s->cfg.name,
+            s->cfg.listen, s->cfg.raft, s->cfg.http[0] ? s->cfg.http : "-",
+            (unsigned long long)st_applied_index(s->state),
             s->cfg.bootstrap ? "bootstrap"
             : s->cfg.initial_cluster[0] ? "initial-cluster"
-            : s->cfg.join[0] ? "join" : "restart");
+            : s->cfg.join[0] ? "join"
+            : s->cfg.force_new_cluster ? "force-new-cluster" : "restart");
 out:
     return rv;
 }
@@ -202,6 +216,7 @@ static void maybe_finish(struct srv *s)
     data = s->stop_data;
     srv__liveness_free(s);
     srv__watch_free(s);
+    srv__backup_free(s);
     reg_free(s->results);
     reg_free(s->online_buf);
     st_free(s->state);
@@ -239,11 +254,13 @@ void srv_stop(struct srv *s, void (*cb)(void *data), void *data)
     s->stop_cb = cb;
     s->stop_data = data;
     srv__listener_stop(s);
+    srv__http_stop(s);
     srv__forward_stop(s);
     if (s->started) {
         srv__liveness_stop(s);
         srv__cluster_stop(s);
         srv__watch_stop(s);
     }
+    srv__backup_stop(s);
     glue_shutdown(s->glue, glue_closed, s);
 }

@@ -26,6 +26,7 @@ struct uv_loop_s;
 /* ---- Configuration (config.c) ---------------------------------------------
  * Every setting is a long flag (--data-dir DIR or --data-dir=DIR) and an INI
  * key of the same name (data-dir = DIR or data_dir = DIR, any section). */
+#define SRV_VERSION "0.1.0"
 #define SRV_NAME_MAX 63
 #define SRV_PATH_MAX 1023
 #define SRV_ADDR_MAX 63
@@ -41,7 +42,7 @@ struct srv_config {
     char data_dir[SRV_PATH_MAX + 1];
     char listen[SRV_ADDR_MAX + 1];            /* client protocol, IPV4:PORT */
     char raft[SRV_ADDR_MAX + 1];              /* raft peer port, IPV4:PORT */
-    char http[SRV_ADDR_MAX + 1];              /* ops HTTP listener (hook only) */
+    char http[SRV_ADDR_MAX + 1];              /* ops HTTP listener; "" = none */
     bool bootstrap;                           /* new single-node cluster */
     char initial_cluster[SRV_INITIAL_CLUSTER_MAX + 1]; /* "1=H:P,2=H:P" */
     char join[SRV_ADDR_MAX + 1];              /* any node's client address */
@@ -60,6 +61,13 @@ struct srv_config {
     uint64_t offline_after_ms;                /* liveness threshold, default 60 s */
     uint64_t liveness_interval_ms;            /* liveness tick, default 5 s */
     char log_level[8];                        /* debug|info|warn|error, default info */
+    /* Quorum-loss recovery: keep this node's data and rewrite the raft
+     * configuration to this node alone (raft_recover); others then --join. */
+    bool force_new_cluster;
+    /* Founding node of a NEW cluster: once leader and ready, and only while
+     * the state is empty, replicate this snapshot file (pilotctl cluster
+     * snapshot save) through the log. "" = none. */
+    char restore[SRV_PATH_MAX + 1];
 };
 
 struct srv_secrets {
@@ -98,6 +106,12 @@ int srv_parse_hostport(const char *s, char host[static 64], uint16_t *port);
 /* "1=H:P,2=H:P" -> peers. REG_OK or REG_INVALID_ARGUMENT. */
 int srv_parse_initial_cluster(const char *s, struct srv_peer *out, unsigned cap,
                               unsigned *n_out, char errmsg[static REG_ERRMSG_SIZE]);
+
+/* ---- systemd notification (notify.c) ----------------------------------------
+ * Send one sd_notify datagram ("READY=1", "STOPPING=1") to $NOTIFY_SOCKET
+ * if it is set (a path, or @name for the abstract namespace). REG_OK (also
+ * when the variable is unset), or REG_UNAVAILABLE with errmsg. */
+int srv_notify(const char *state, char errmsg[static REG_ERRMSG_SIZE]);
 
 /* ---- Event log (log.c) ------------------------------------------------------
  * One logfmt line per event on stderr:

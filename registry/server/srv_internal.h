@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "glue.h"
+#include "http.h"
 #include "proto.h"
 #include "server.h"
 #include "state.h"
@@ -68,7 +69,12 @@ struct srv__req {
      * response. */
     void (*done)(struct srv__req *r, int code, const struct st_result *res, uint64_t index);
     void *done_data;
+    uint64_t submit_ns;             /* uv_hrtime at glue_submit (commit latency) */
+    /* Restore entries (backup.c): set instead of cmd; encoded alone. */
+    const struct proto_restore *restore;
 };
+
+struct srv__snapcache;
 
 struct srv__link;
 
@@ -127,6 +133,28 @@ struct srv {
 
     /* watch (watch.c) */
     struct srv__watch *watch;
+
+    /* ops HTTP listener and metrics (ops_http.c) */
+    struct http_server *http;
+    struct http_hist commit_hist;   /* leader: submit -> applied */
+    struct http_hist apply_hist;    /* every node: one entry's apply */
+    uint64_t n_forwarded;
+
+    /* backup and restore (backup.c) */
+    struct srv__snapcache *snap;    /* file being read by snapshot save */
+    uint8_t *restore_file;          /* --restore image; NULL once done */
+    size_t restore_file_len;
+    struct proto_snapfile restore_hdr;
+    const uint8_t *restore_payload; /* into restore_file */
+    bool restore_done;
+    bool restore_inflight;
+    uint64_t restore_next;          /* next payload offset to propose */
+    struct proto_restore restore_entry;
+    uv_timer_t restore_timer;
+    bool restore_timer_on;
+    uint8_t *asm_buf;               /* replicated: chunks applied so far */
+    size_t asm_len, asm_cap;
+    uint64_t asm_total;
 };
 
 /* node.c */
@@ -182,6 +210,8 @@ void srv__route(struct srv__req *r);
 
 /* writes.c */
 void srv__write_start(struct srv__req *r);
+/* glue_submit callback of every write (client, internal, restore). */
+void srv__write_done(void *data, int status, const void *result, uint64_t index);
 /* Submit an internal command (admin identity) with completion done. */
 int srv__submit_internal(struct srv *s, const struct st_cmd *cmd,
                          void (*done)(struct srv__req *r, int code, const struct st_result *res,
@@ -228,6 +258,31 @@ void srv__cluster_stop(struct srv *s);
 bool srv__cluster_op(struct srv__req *r);
 /* cluster_status of this node, served locally. */
 void srv__cluster_status(struct srv__req *r);
+
+/* ops_http.c: the --http provider (issue 6). */
+int srv__http_start(struct srv *s, char errmsg[static REG_ERRMSG_SIZE]);
+void srv__http_stop(struct srv *s);
+/* /readyz: leader known, leader-init barrier done on a leader, caught up. */
+bool srv__ready(struct srv *s, char *why, size_t why_len);
+
+/* backup.c: snapshot save (cluster_snapshot_read) and restore through the
+ * log (--restore). */
+/* Load and verify the --restore file (srv_new). REG_OK or INVALID_ARGUMENT. */
+int srv__backup_init(struct srv *s, char errmsg[static REG_ERRMSG_SIZE]);
+void srv__backup_start(struct srv *s);
+void srv__backup_stop(struct srv *s);
+void srv__backup_free(struct srv *s);
+void srv__snapshot_read(struct srv__req *r);
+/* True while this leader still has a restore to replicate: client writes
+ * are refused until it is committed. */
+bool srv__restore_pending(struct srv *s);
+/* True while restore chunks are assembled but not committed (raft
+ * snapshots are refused then: they would lose the chunks). */
+bool srv__restore_busy(struct srv *s);
+/* Apply a restore entry (app.c), identically on every node. */
+void srv__restore_apply(struct srv *s, const void *buf, size_t len, struct st_result *res);
+/* A raft snapshot replaced the state: drop a partial assembly. */
+void srv__restore_reset(struct srv *s);
 
 /* watch.c: the `watch` long poll (issue 5). */
 void srv__watch_init(struct srv *s);

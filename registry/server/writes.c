@@ -21,11 +21,14 @@ static int write_result(struct proto_out *o, struct srv *s, struct srv__req *r, 
     return proto_result_encode(o, arg);
 }
 
-static void write_done(void *data, int status, const void *result, uint64_t index)
+void srv__write_done(void *data, int status, const void *result, uint64_t index)
 {
     struct srv__req *r = data;
     const struct st_result *res = result;
     struct proto_response rs;
+    if (status == REG_OK && r->submit_ns != 0) {
+        http_hist_observe(&r->srv->commit_hist, (double)(uv_hrtime() - r->submit_ns) / 1e9);
+    }
 #ifdef PILOT_CANARY_EARLY_ACK
     /* Jepsen canary (issue 7 item 6), never in a release: acknowledge a
      * write whose commit was never observed (leadership lost after
@@ -62,7 +65,13 @@ static void write_done(void *data, int status, const void *result, uint64_t inde
 void srv__write_start(struct srv__req *r)
 {
     struct srv *s = r->srv;
-    int rv = glue_submit(s->glue, r, write_done, r);
+    int rv;
+    if (srv__restore_pending(s) && glue_is_leader(s->glue)) {
+        srv__reply_error(r, REG_UNAVAILABLE, "a restore is being replicated; retry shortly");
+        return;
+    }
+    r->submit_ns = uv_hrtime();
+    rv = glue_submit(s->glue, r, srv__write_done, r);
     if (rv == REG_OK) {
         return;
     }
@@ -91,7 +100,8 @@ int srv__submit_internal(struct srv *s, const struct st_cmd *cmd,
     r->done = done;
     r->done_data = data;
     r->frame_len = 256;
-    rv = glue_submit(s->glue, r, write_done, r);
+    r->submit_ns = uv_hrtime();
+    rv = glue_submit(s->glue, r, srv__write_done, r);
     if (rv != REG_OK) {
         srv__req_free(r);
     }
