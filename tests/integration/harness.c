@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -35,23 +36,62 @@ void it_sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
-/* A port the kernel just handed out on 127.0.0.1; we close the socket and
- * use it right away (the window for a collision is tiny). */
-static uint16_t free_port(void)
+/* Ports for test nodes come from 30000-32767: below the kernel's ephemeral
+ * range (32768+), so no outgoing connection of a concurrent test can take
+ * one between our check and the node's bind; tests/e2e draws from
+ * 10000-29999. Concurrent test processes coordinate through one lock file
+ * per port under /tmp/pilot-test-ports (flock, held until this process
+ * exits), so two of them never pick the same port. */
+#define IT_PORT_LO 30000
+#define IT_PORT_HI 32767
+
+static bool port_bindable(uint16_t port)
 {
     struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
+    int one = 1;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    uint16_t port;
-    assert_true(fd >= 0);
+    bool ok;
+    if (fd < 0) {
+        return false;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    port = ntohs(sa.sin_port);
+    ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
     close(fd);
-    return port;
+    return ok;
+}
+
+static uint16_t free_port(void)
+{
+    static unsigned next;
+    char path[64];
+    if (next == 0) {
+        next = (unsigned)getpid() * 7919u;
+    }
+    mkdir("/tmp/pilot-test-ports", 0777);
+    for (unsigned tries = 0; tries < 4 * (IT_PORT_HI - IT_PORT_LO); tries++) {
+        uint16_t port = (uint16_t)(IT_PORT_LO + (next++ % (IT_PORT_HI - IT_PORT_LO + 1)));
+        snprintf(path, sizeof path, "/tmp/pilot-test-ports/%u", port);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0) {
+            continue;
+        }
+        /* Kept open (and locked) for the life of this test process. */
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            close(fd);
+            continue;
+        }
+        if (!port_bindable(port)) {
+            close(fd);
+            continue;
+        }
+        return port;
+    }
+    fail_msg("no free test port in %d-%d", IT_PORT_LO, IT_PORT_HI);
+    return 0;
 }
 
 static void write_file(const char *path, const void *data, size_t len)
