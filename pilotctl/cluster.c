@@ -1,10 +1,16 @@
 /* pilotctl cluster commands: status (every member's raft view, each node
- * asked directly), members, add, remove, transfer. Membership changes and
- * leadership transfer need the cluster admin token (--admin-token-file or
- * PILOT_ADMIN_TOKEN); status and members are readable by any agent. */
+ * asked directly), members, add, remove, transfer, snapshot save/inspect
+ * (backups) and gen-haproxy (a load-balancer config from the live
+ * membership). Membership changes, leadership transfer and snapshots need
+ * the cluster admin token (--admin-token-file or PILOT_ADMIN_TOKEN); status,
+ * members and gen-haproxy are readable by any agent. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -12,7 +18,11 @@
 
 static const char usage_all[] =
     "pilotctl cluster status | members | add --id N --name NAME --raft H:P --client H:P "
-    "[--http H:P] | remove <id> | transfer [--to id] | snapshot";
+    "[--http H:P] | remove <id> | transfer [--to id] | snapshot [save FILE | inspect FILE] | "
+    "gen-haproxy [--mode ready|leader] [--bind H:P] [--output FILE]";
+
+/* Snapshot files above this are refused (save and inspect). */
+#define SNAPFILE_MAX (1024ull * 1024 * 1024)
 
 static void members_text(const json_t *d)
 {
@@ -241,6 +251,318 @@ static int cmd_admin(int argc, char **argv)
     return ctl_ok(res, members_text);
 }
 
+/* ---- snapshot save / inspect ------------------------------------------------- */
+
+static void snapshot_text(const json_t *d)
+{
+    static const struct ctl_col cols[] = {
+        {"file", "file"},           {"bytes", "bytes"},       {"applied_index", "applied index"},
+        {"state_hash", "state hash"}, {"nodes", "nodes"},     {"networks", "networks"},
+        {"trust_pairs", "trust pairs"}, {"pending", "pending handshakes"},
+    };
+    ctl_fields(d, cols, sizeof cols / sizeof cols[0]);
+}
+
+/* Write len bytes to path through path.tmp + fsync + rename. 0 or errno. */
+static int write_binary(const char *path, const uint8_t *buf, size_t len)
+{
+    char tmp[4300];
+    size_t done = 0;
+    int fd, e = 0;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno;
+    while (done < len && e == 0) {
+        ssize_t n = write(fd, buf + done, len - done);
+        if (n <= 0)
+            e = errno != 0 ? errno : EIO;
+        else
+            done += (size_t)n;
+    }
+    if (e == 0 && fsync(fd) != 0)
+        e = errno;
+    close(fd);
+    if (e == 0 && rename(tmp, path) != 0)
+        e = errno;
+    if (e != 0)
+        unlink(tmp);
+    return e;
+}
+
+/* One pass of the transfer: REG_OK with *buf (malloc'd) holding the file, or
+ * the REG_* code of the failing call (message printed by the caller). */
+static int fetch_snapshot(struct cl_client *cl, uint8_t **buf, size_t *len,
+                          struct cl_response *resp)
+{
+    struct proto_args a;
+    struct cl_request req = {.op = "cluster_snapshot_read", .args = &a};
+    struct proto_val data;
+    char errmsg[REG_ERRMSG_SIZE];
+    uint64_t total = 0, off = 0, id = 0, got_off;
+    uint8_t *b = NULL;
+    int rv;
+
+    memset(&a, 0, sizeof a);
+    do {
+        a.snapshot_id = id;
+        a.offset = off;
+        rv = cl_call(cl, &req, resp);
+        if (rv != REG_OK)
+            break;
+        rv = REG_MALFORMED;
+        if (!resp->has_result ||
+            proto_get_u64(&resp->result, "snapshot_id", PROTO_REQ, UINT64_MAX, &id, errmsg) ||
+            proto_get_u64(&resp->result, "total", PROTO_REQ, SNAPFILE_MAX, &total, errmsg) ||
+            proto_get_u64(&resp->result, "offset", PROTO_REQ, UINT64_MAX, &got_off, errmsg) ||
+            proto_find(&resp->result, "data", &data, errmsg) || data.type != PROTO_T_BIN ||
+            got_off != off || data.n > total - off || (data.n == 0 && off < total)) {
+            snprintf(resp->message, sizeof resp->message, "bad snapshot chunk at offset %llu",
+                     (unsigned long long)off);
+            break;
+        }
+        if (b == NULL && (b = malloc(total > 0 ? total : 1)) == NULL) {
+            rv = REG_NOMEM;
+            snprintf(resp->message, sizeof resp->message, "out of memory (%llu bytes)",
+                     (unsigned long long)total);
+            break;
+        }
+        memcpy(b + off, data.p + (data.len - data.n), data.n);
+        off += data.n;
+        rv = REG_OK;
+        cl_response_free(resp);
+    } while (off < total);
+    if (rv != REG_OK) {
+        free(b);
+        return rv;
+    }
+    *buf = b;
+    *len = (size_t)total;
+    return REG_OK;
+}
+
+static json_t *describe(const char *file, const uint8_t *buf, size_t len, char *errmsg)
+{
+    struct proto_snapfile h;
+    const uint8_t *payload;
+    struct st_state *st = NULL;
+    struct st_stats ss;
+    uint8_t hash[ST_HASH_LEN];
+    char hex[2 * ST_HASH_LEN + 1];
+    json_t *j = NULL;
+
+    if (proto_snapfile_verify(buf, len, &h, &payload, errmsg) != REG_OK)
+        return NULL;
+    if (st_snapshot_decode(payload, (size_t)h.payload_len, &st, errmsg) != REG_OK)
+        return NULL;
+    st_hash(st, hash);
+    if (sodium_memcmp(hash, h.state_hash, sizeof hash) != 0) {
+        snprintf(errmsg, REG_ERRMSG_SIZE, "state hash in the header does not match the content");
+    } else {
+        st_stats(st, &ss);
+        sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+        j = json_pack("{s:s, s:I, s:i, s:I, s:s, s:I, s:I, s:I, s:I, s:I}", "file", file,
+                      "bytes", (json_int_t)len, "format_version", (int)h.version,
+                      "applied_index", (json_int_t)h.applied_index, "state_hash", hex, "nodes",
+                      (json_int_t)ss.nodes, "networks", (json_int_t)ss.networks, "trust_pairs",
+                      (json_int_t)ss.trust_pairs, "pending", (json_int_t)ss.pending,
+                      "memberships", (json_int_t)ss.memberships);
+    }
+    st_free(st);
+    return j;
+}
+
+static int snapshot_save(const char *path)
+{
+    struct cl_client *cl = NULL;
+    struct cl_response resp;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char errmsg[REG_ERRMSG_SIZE];
+    json_t *d;
+    int rv, code = REG_UNAVAILABLE, e;
+
+    rv = ctl_connect(CTL_AUTH_ADMIN, &cl);
+    if (rv != CTL_EXIT_OK)
+        return rv;
+    /* A leader change drops the snapshot being read (not_found): start over
+     * on the new leader, a bounded number of times. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        memset(&resp, 0, sizeof resp);
+        code = fetch_snapshot(cl, &buf, &len, &resp);
+        if (code != REG_NOT_FOUND)
+            break;
+        cl_response_free(&resp);
+    }
+    cl_close(cl);
+    if (code != REG_OK) {
+        rv = ctl_fail_reg(code, resp.message, NULL);
+        cl_response_free(&resp);
+        return rv;
+    }
+    d = describe(path, buf, len, errmsg);
+    if (d == NULL) {
+        free(buf);
+        return ctl_fail(CTL_EXIT_ERROR, "malformed", NULL, "snapshot received is invalid: %s",
+                        errmsg);
+    }
+    e = write_binary(path, buf, len);
+    free(buf);
+    if (e != 0) {
+        json_decref(d);
+        return ctl_fail(CTL_EXIT_ERROR, "internal", NULL, "cannot write %s: %s", path,
+                        strerror(e));
+    }
+    return ctl_ok(d, snapshot_text);
+}
+
+static int snapshot_inspect(const char *path)
+{
+    struct stat sb;
+    uint8_t *buf = NULL;
+    size_t got = 0;
+    char errmsg[REG_ERRMSG_SIZE];
+    json_t *d;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        (uint64_t)sb.st_size > SNAPFILE_MAX) {
+        if (fd >= 0)
+            close(fd);
+        return ctl_fail(CTL_EXIT_ERROR, "invalid_argument", NULL,
+                        "cannot read %s: %s", path, fd < 0 ? strerror(errno)
+                                                           : "not a regular file up to 1 GiB");
+    }
+    buf = malloc(sb.st_size > 0 ? (size_t)sb.st_size : 1);
+    while (buf != NULL && got < (size_t)sb.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (buf == NULL || got != (size_t)sb.st_size) {
+        free(buf);
+        return ctl_fail(CTL_EXIT_ERROR, "internal", NULL, "cannot read %s", path);
+    }
+    d = describe(path, buf, got, errmsg);
+    free(buf);
+    if (d == NULL)
+        return ctl_fail(CTL_EXIT_ERROR, "malformed", NULL, "%s: %s", path, errmsg);
+    return ctl_ok(d, snapshot_text);
+}
+
+static int cmd_snapshot(int argc, char **argv)
+{
+    static const char usage[] = "pilotctl cluster snapshot save FILE | inspect FILE";
+    const char *pos[2];
+    size_t np;
+    int rv;
+
+    if (argc < 2)
+        return cmd_admin(argc, argv);
+    rv = ctl_parse(argc, argv, NULL, 0, pos, 2, 2, &np, usage);
+    if (rv != CTL_EXIT_OK)
+        return rv;
+    if (strcmp(pos[0], "save") == 0)
+        return snapshot_save(pos[1]);
+    if (strcmp(pos[0], "inspect") == 0)
+        return snapshot_inspect(pos[1]);
+    return ctl_usage(usage, "unknown snapshot command \"%s\"", pos[0]);
+}
+
+/* ---- gen-haproxy ------------------------------------------------------------- */
+
+static void haproxy_text(const json_t *d)
+{
+    fputs(json_string_value(json_object_get(d, "config")), stdout);
+}
+
+static int cmd_gen_haproxy(int argc, char **argv)
+{
+    static const char usage[] =
+        "pilotctl cluster gen-haproxy [--mode ready|leader] [--bind H:P] [--output FILE]";
+    struct ctl_opt o[] = {{.name = "--mode", .has_arg = true},
+                          {.name = "--bind", .has_arg = true},
+                          {.name = "--output", .has_arg = true}};
+    const char *pos[1], *mode, *bind, *out;
+    struct cl_client *cl = NULL;
+    json_t *res = NULL, *m, *members;
+    char *cfg = NULL;
+    size_t np, i, cap = 0;
+    FILE *f;
+    bool leader;
+    int rv, e;
+
+    rv = ctl_parse(argc, argv, o, 3, pos, 0, 0, &np, usage);
+    if (rv != CTL_EXIT_OK)
+        return rv;
+    mode = ctl_opt_val(&o[0]) != NULL ? ctl_opt_val(&o[0]) : "ready";
+    bind = ctl_opt_val(&o[1]) != NULL ? ctl_opt_val(&o[1]) : "0.0.0.0:9000";
+    out = ctl_opt_val(&o[2]);
+    if (strcmp(mode, "ready") != 0 && strcmp(mode, "leader") != 0)
+        return ctl_usage(usage, "--mode must be ready or leader, not \"%s\"", mode);
+    leader = mode[0] == 'l';
+    rv = ctl_connect(CTL_AUTH_ANY, &cl);
+    if (rv == CTL_EXIT_OK)
+        rv = ctl_read(cl, "cluster_members", NULL, &res, NULL);
+    cl_close(cl);
+    if (rv != CTL_EXIT_OK)
+        return rv;
+    members = json_object_get(res, "members");
+    f = open_memstream(&cfg, &cap);
+    if (f == NULL) {
+        json_decref(res);
+        return ctl_fail(CTL_EXIT_ERROR, "nomem", NULL, "out of memory");
+    }
+    fprintf(f,
+            "# Written by pilotctl cluster gen-haproxy --mode %s from the live membership.\n"
+            "# %s\n"
+            "global\n    maxconn 20000\n"
+            "defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10m\n"
+            "    timeout server 10m\n    option redispatch\n    retries 3\n"
+            "frontend pilot_registry\n    bind %s\n    default_backend pilot_nodes\n"
+            "backend pilot_nodes\n    balance leastconn\n    option httpchk GET %s\n"
+            "    http-check expect status 200\n"
+            "    default-server inter %s fall %s rise %s on-marked-down shutdown-sessions\n",
+            mode,
+            leader ? "Leader only: saves the forwarding hop; no server during a failover."
+                   : "Any ready node: followers forward writes and linearizable reads.",
+            bind, leader ? "/readyz/leader" : "/readyz", leader ? "250ms" : "500ms",
+            leader ? "1" : "2", leader ? "1" : "2");
+    json_array_foreach(members, i, m) {
+        const char *name = json_string_value(json_object_get(m, "name"));
+        const char *client = json_string_value(json_object_get(m, "client_addr"));
+        const char *http = json_string_value(json_object_get(m, "http_addr"));
+        const char *colon = http != NULL ? strrchr(http, ':') : NULL;
+        json_int_t id = json_integer_value(json_object_get(m, "raft_id"));
+        if (client == NULL || client[0] == '\0')
+            continue;
+        if (colon != NULL)
+            fprintf(f, "    server node-%lld %s check port %s  # %s\n", (long long)id, client,
+                    colon + 1, name != NULL ? name : "");
+        else
+            fprintf(f, "    server node-%lld %s check  # %s: no --http, TCP check only\n",
+                    (long long)id, client, name != NULL ? name : "");
+    }
+    fclose(f);
+    json_decref(res);
+    if (out != NULL) {
+        e = ctl_write_file(out, cfg, 0644);
+        if (e != 0) {
+            free(cfg);
+            return ctl_fail(CTL_EXIT_ERROR, "internal", NULL, "cannot write %s: %s", out,
+                            strerror(e));
+        }
+    }
+    res = json_pack("{s:s, s:s, s:s?}", "mode", mode, "config", cfg, "file", out);
+    free(cfg);
+    if (out != NULL)
+        return ctl_ok(res, NULL);
+    return ctl_ok(res, haproxy_text);
+}
+
 int cluster_main(int argc, char **argv)
 {
     const char *sub;
@@ -256,7 +578,11 @@ int cluster_main(int argc, char **argv)
         return cmd_status(argc - 1, argv + 1);
     if (strcmp(sub, "members") == 0)
         return cmd_members(argc - 1, argv + 1);
-    if (strcmp(sub, "add") == 0 || strcmp(sub, "remove") == 0 || strcmp(sub, "transfer") == 0 || strcmp(sub, "snapshot") == 0)
+    if (strcmp(sub, "snapshot") == 0)
+        return cmd_snapshot(argc - 1, argv + 1);
+    if (strcmp(sub, "gen-haproxy") == 0)
+        return cmd_gen_haproxy(argc - 1, argv + 1);
+    if (strcmp(sub, "add") == 0 || strcmp(sub, "remove") == 0 || strcmp(sub, "transfer") == 0)
         return cmd_admin(argc - 1, argv + 1);
     return ctl_usage(usage_all, "unknown cluster command \"%s\"", sub);
 }
