@@ -174,11 +174,14 @@ struct pb_cpu {
     bool leader[CL_ENDPOINTS_MAX];
     bool nodes_ok;                 /* every node's PID and /proc entry found */
     uint64_t self_us;
+    uint64_t machine_us;           /* busy time of all cores (/proc/stat) */
+    uint64_t wall_us;
 };
 
 /* Snapshot CPU times at the start of a point (node PIDs need --pid-dir). */
 void pb_cpu_begin(const struct pb_config *cfg, struct pb_cpu *c);
-/* "cpu_leader_us=.. cpu_follower_us=.. cpu_client_us=.." per op into out
+/* "cpu_leader_us=.. cpu_follower_us=.. cpu_client_us=.." per op and
+ * "others_cores=.." (cores used by other processes meanwhile) into out
  * (only the client's without node PIDs; "" when ops is 0). */
 void pb_cpu_end(const struct pb_config *cfg, const struct pb_cpu *c, uint64_t ops, char *out,
                 size_t cap);

@@ -55,6 +55,25 @@ static bool node_pid(const struct pb_config *cfg, uint64_t id, pid_t *pid)
     return ok;
 }
 
+/* Busy CPU time of the whole machine (all cores, /proc/stat) in us. */
+static uint64_t machine_busy_us(void)
+{
+    unsigned long long v[8] = {0};
+    long hz = sysconf(_SC_CLK_TCK);
+    uint64_t busy = 0;
+    FILE *f = fopen("/proc/stat", "r");
+    if (f != NULL) {
+        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]) == 8 && hz > 0) {
+            /* user nice system [idle iowait] irq softirq steal */
+            busy = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * 1000000ull /
+                   (unsigned long long)hz;
+        }
+        fclose(f);
+    }
+    return busy;
+}
+
 void pb_cpu_begin(const struct pb_config *cfg, struct pb_cpu *c)
 {
     struct pb_status st;
@@ -70,13 +89,16 @@ void pb_cpu_begin(const struct pb_config *cfg, struct pb_cpu *c)
     getrusage(RUSAGE_SELF, &ru);
     c->self_us = (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec +
                  (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
+    c->machine_us = machine_busy_us();
+    c->wall_us = pb_now_us();
 }
 
 void pb_cpu_end(const struct pb_config *cfg, const struct pb_cpu *c, uint64_t ops, char *out,
                 size_t cap)
 {
     struct rusage ru;
-    uint64_t self, now, lead = 0, fol = 0;
+    uint64_t self, now, lead = 0, fol = 0, machine = machine_busy_us() - c->machine_us;
+    uint64_t wall = pb_now_us() - c->wall_us, ours;
     unsigned n_fol = 0;
     bool ok = c->nodes_ok && ops > 0;
     getrusage(RUSAGE_SELF, &ru);
@@ -91,13 +113,18 @@ void pb_cpu_end(const struct pb_config *cfg, const struct pb_cpu *c, uint64_t op
             n_fol++;
         }
     }
+    ours = lead + fol + (self - c->self_us);
     if (ops == 0 && cap > 0) {
         out[0] = '\0';
     } else if (ok) {
-        snprintf(out, cap, "cpu_leader_us=%.1f cpu_follower_us=%.1f cpu_client_us=%.1f",
+        /* others_cores: cores busy with processes not ours (other
+         * engineers' builds) during the point - the noise of the figure. */
+        snprintf(out, cap,
+                 "cpu_leader_us=%.1f cpu_follower_us=%.1f cpu_client_us=%.1f others_cores=%.2f",
                  (double)lead / (double)ops,
                  n_fol ? (double)fol / (double)n_fol / (double)ops : 0.0,
-                 (double)(self - c->self_us) / (double)ops);
+                 (double)(self - c->self_us) / (double)ops,
+                 wall > 0 && machine > ours ? (double)(machine - ours) / (double)wall : 0.0);
     } else {
         snprintf(out, cap, "cpu_client_us=%.1f", (double)(self - c->self_us) / (double)ops);
     }
