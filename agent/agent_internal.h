@@ -15,7 +15,8 @@
 #include "client.h"
 
 #define AGENT__PATH_MAX 1024
-#define AGENT__POOL 4                   /* registry clients, one per pool thread */
+#define AGENT__POOL 16                  /* registry clients, one per pool thread */
+#define AGENT__POOL_THREADS "16"        /* UV_THREADPOOL_SIZE unless the user set it */
 #define AGENT__CHECK_QUEUE_MAX 256      /* packets waiting on one access check */
 #define AGENT__PENDING_MAX 4096         /* packets waiting on all checks */
 #define AGENT__WINDOW 32                /* stream segments in flight */

@@ -358,6 +358,10 @@ int main(int argc, char **argv)
     int rv;
 
     signal(SIGPIPE, SIG_IGN);
+    /* Concurrent access checks are bounded by pool threads; the server
+     * shares one raft barrier among concurrent reads, so more in flight
+     * means more checks per barrier. Set before the pool first starts. */
+    setenv("UV_THREADPOOL_SIZE", AGENT__POOL_THREADS, 0);
     rv = parse_args(argc, argv, &d.cfg);
     if (rv != 0) {
         return rv;
