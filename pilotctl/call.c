@@ -146,15 +146,13 @@ static bool all_digits(const char *s)
     return true;
 }
 
-int ctl_node_arg(struct cl_client *cl, const char *arg, uint32_t *node)
+/* A node id or a Pilot address into *node (CTL_EXIT_OK); 1 if arg is a
+ * valid hostname left to the caller; an exit code (printed) otherwise. */
+static int node_literal(const char *arg, uint32_t *node)
 {
-    struct proto_args a;
-    struct cl_request req = {.op = "resolve_hostname", .args = &a};
-    struct cl_response resp;
     char errmsg[REG_ERRMSG_SIZE];
     uint64_t v;
     uint16_t net;
-    int rv;
 
     if (all_digits(arg)) {
         if (!ctl_parse_uint(arg, 1, ST_MAX_NODE_ID, &v))
@@ -174,6 +172,31 @@ int ctl_node_arg(struct cl_client *cl, const char *arg, uint32_t *node)
         return ctl_fail(CTL_EXIT_ERROR, "invalid_argument",
                         "give a node id, an address (N:NNNN.HHHH.LLLL) or a hostname",
                         "\"%s\" is not a node id, address or valid hostname", arg);
+    return 1;
+}
+
+int ctl_target_arg(const char *arg, struct st_cmd *cmd)
+{
+    int rv = node_literal(arg, &cmd->node);
+    if (rv == 1) {
+        /* The registry resolves the name when it applies the command, so a
+         * private agent the caller cannot see yet can still be named. */
+        snprintf(cmd->hostname, sizeof cmd->hostname, "%s", arg);
+        rv = CTL_EXIT_OK;
+    }
+    return rv;
+}
+
+int ctl_node_arg(struct cl_client *cl, const char *arg, uint32_t *node)
+{
+    struct proto_args a;
+    struct cl_request req = {.op = "resolve_hostname", .args = &a};
+    struct cl_response resp;
+    char errmsg[REG_ERRMSG_SIZE];
+    int rv = node_literal(arg, node);
+
+    if (rv != 1)
+        return rv;
     memset(&a, 0, sizeof a);
     snprintf(a.hostname, sizeof a.hostname, "%s", arg);
     rv = cl_call(cl, &req, &resp);

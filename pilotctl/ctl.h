@@ -150,5 +150,9 @@ int ctl_read(struct cl_client *cl, const char *op, const struct proto_args *a, j
 /* Node argument: a decimal node id, a Pilot address, or a hostname resolved
  * through the registry. Prints on failure. */
 int ctl_node_arg(struct cl_client *cl, const char *arg, uint32_t *node);
+/* Target of a write (handshake, approve, invite, kick...): a node id or
+ * address into cmd->node, or a hostname into cmd->hostname for the registry
+ * to resolve at apply time (it may name a private agent). Prints on failure. */
+int ctl_target_arg(const char *arg, struct st_cmd *cmd);
 
 #endif /* PILOT_CTL_H */

@@ -77,8 +77,9 @@ static int net_write(struct cl_client *cl, struct st_cmd *cmd, json_t *extra, co
         extra = json_object();
     json_object_set_new(extra, "network_id",
                         json_integer(res.network != 0 ? res.network : cmd->network));
-    if (cmd->node != 0)
-        json_object_set_new(extra, "node_id", json_integer(cmd->node));
+    if (cmd->node != 0 || cmd->hostname[0] != '\0')
+        json_object_set_new(extra, "node_id",
+                            json_integer(res.node != 0 ? res.node : cmd->node));
     json_object_set_new(extra, "status", json_string(status));
     return ctl_ok(extra, net_text);
 }
@@ -209,9 +210,9 @@ static int cmd_member_op(int argc, char **argv, struct cl_client **cl)
         json_decref(extra);
         return ctl_usage(usage, "--role only applies to network role");
     }
-    rv = ctl_connect(CTL_AUTH_ANY, cl);
-    if (rv == CTL_EXIT_OK && needs_node)
-        rv = ctl_node_arg(*cl, ctl_opt_val(&o[0]), &cmd.node);
+    rv = needs_node ? ctl_target_arg(ctl_opt_val(&o[0]), &cmd) : CTL_EXIT_OK;
+    if (rv == CTL_EXIT_OK)
+        rv = ctl_connect(CTL_AUTH_ANY, cl);
     if (rv != CTL_EXIT_OK) {
         json_decref(extra);
         return rv;

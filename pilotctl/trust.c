@@ -74,10 +74,12 @@ static int node_write(int argc, char **argv, int op, const char *usage, bool tex
                             ST_JUSTIFICATION_MAX);
         snprintf(cmd.text, sizeof cmd.text, "%s", pos[1]);
     }
+    rv = ctl_target_arg(pos[0], &cmd);
+    if (rv != CTL_EXIT_OK)
+        return rv;
     rv = ctl_connect(CTL_AUTH_AGENT, &cl);
     if (rv != CTL_EXIT_OK)
         return rv;
-    rv = ctl_node_arg(cl, pos[0], &cmd.node);
     if (rv == CTL_EXIT_OK)
         rv = ctl_write(cl, &cmd, &res,
                        op == ST_CMD_HANDSHAKE ? NULL : "see `pilotctl pending` / `pilotctl trust`");
@@ -98,7 +100,8 @@ static int node_write(int argc, char **argv, int op, const char *usage, bool tex
             status = NULL;
             break;
         }
-        d = json_pack("{s:i}", "node_id", (json_int_t)cmd.node);
+        /* res.node is the resolved target when it was named by hostname. */
+        d = json_pack("{s:i}", "node_id", (json_int_t)(res.node != 0 ? res.node : cmd.node));
         if (status != NULL)
             json_object_set_new(d, "status", json_string(status));
         rv = ctl_ok(d, status_text);

@@ -562,6 +562,17 @@ int proto_cmd_args_encode(struct proto_out *o, const struct st_cmd *cmd)
     return o->err;
 }
 
+/* True for write ops whose target is `node` or `hostname` (see ops.c). */
+static bool names_target(const struct proto_op *def)
+{
+    bool node = false, host = false;
+    for (uint8_t i = 0; i < def->n_fields; i++) {
+        node |= strcmp(def->fields[i].name, "node") == 0;
+        host |= strcmp(def->fields[i].name, "hostname") == 0;
+    }
+    return node && host;
+}
+
 int proto_cmd_args_decode(const struct proto_val *args, int op, struct st_cmd *cmd,
                           struct proto_arena *arena, char errmsg[static REG_ERRMSG_SIZE])
 {
@@ -590,6 +601,10 @@ int proto_cmd_args_decode(const struct proto_val *args, int op, struct st_cmd *c
     memcpy(cmd->caller_key, env.caller_key, ST_KEY_LEN);
     for (uint8_t i = 0; rv == REG_OK && i < def->n_fields; i++) {
         rv = dec_field(&m, &def->fields[i], cmd, cmd, arena, errmsg);
+    }
+    if (rv == REG_OK && names_target(def) && cmd->node == 0 && cmd->hostname[0] == '\0') {
+        reg_errmsgf(errmsg, "args.node: required (a node id, or args.hostname instead)");
+        rv = REG_INVALID_ARGUMENT;
     }
     return rv;
 }

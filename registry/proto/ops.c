@@ -54,9 +54,13 @@ static const struct proto_field f_net_join[] = {
 static const struct proto_field f_net_only[] = {
     {"network", PROTO_F_NETWORK, true, CMD(network), 0},
 };
+/* Ops that name a target node take `node` or, instead, `hostname` (resolved
+ * by the state machine at apply time; proto_cmd_args_decode requires one of
+ * the two). */
 static const struct proto_field f_net_node[] = {
     {"network", PROTO_F_NETWORK, true, CMD(network), 0},
-    {"node", PROTO_F_U32, true, CMD(node), 0},
+    {"node", PROTO_F_U32, false, CMD(node), 0},
+    {"hostname", PROTO_F_STR, false, CMD(hostname), ST_HOSTNAME_MAX},
 };
 static const struct proto_field f_net_policy[] = {
     {"network", PROTO_F_NETWORK, true, CMD(network), 0},
@@ -66,21 +70,25 @@ static const struct proto_field f_net_policy[] = {
 };
 static const struct proto_field f_net_role[] = {
     {"network", PROTO_F_NETWORK, true, CMD(network), 0},
-    {"node", PROTO_F_U32, true, CMD(node), 0},
+    {"node", PROTO_F_U32, false, CMD(node), 0},
+    {"hostname", PROTO_F_STR, false, CMD(hostname), ST_HOSTNAME_MAX},
     {"role", PROTO_F_ROLE, true, CMD(role), 0},
 };
 static const struct proto_field f_blueprint[] = {
     {"blueprint", PROTO_F_BLUEPRINT, true, CMD(blueprint), 0},
 };
 static const struct proto_field f_handshake[] = {
-    {"node", PROTO_F_U32, true, CMD(node), 0},
+    {"node", PROTO_F_U32, false, CMD(node), 0},
+    {"hostname", PROTO_F_STR, false, CMD(hostname), ST_HOSTNAME_MAX},
     {"justification", PROTO_F_STR, false, CMD(text), ST_JUSTIFICATION_MAX},
 };
 static const struct proto_field f_node_only[] = {
-    {"node", PROTO_F_U32, true, CMD(node), 0},
+    {"node", PROTO_F_U32, false, CMD(node), 0},
+    {"hostname", PROTO_F_STR, false, CMD(hostname), ST_HOSTNAME_MAX},
 };
 static const struct proto_field f_reject[] = {
-    {"node", PROTO_F_U32, true, CMD(node), 0},
+    {"node", PROTO_F_U32, false, CMD(node), 0},
+    {"hostname", PROTO_F_STR, false, CMD(hostname), ST_HOSTNAME_MAX},
     {"reason", PROTO_F_STR, false, CMD(text), ST_REASON_MAX},
 };
 static const struct proto_field f_member_upsert[] = {

@@ -88,7 +88,49 @@ void st_free(struct st_state *s)
     reg_free(s);
 }
 
+/* Ops whose target may be named by hostname instead of node id (seed pages:
+ * "pilotctl handshake agent-b", "invite ... by Node ID, Pilot address, or
+ * hostname"). The name is resolved here, at apply time, so the caller need
+ * not be able to see a private target first: a handshake or an invite is how
+ * a stranger becomes able to see it. */
+static bool targets_node(int op)
+{
+    switch (op) {
+    case ST_CMD_HANDSHAKE:
+    case ST_CMD_APPROVE:
+    case ST_CMD_REJECT:
+    case ST_CMD_UNTRUST:
+    case ST_CMD_NET_INVITE:
+    case ST_CMD_NET_KICK:
+    case ST_CMD_NET_ROLE:
+    case ST_CMD_NET_TRANSFER:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void dispatch_op(struct st_state *s, const struct st_cmd *cmd, struct st_result *res);
+
 static void dispatch(struct st_state *s, const struct st_cmd *cmd, struct st_result *res)
+{
+    if (targets_node(cmd->op) && cmd->node == 0 && cmd->hostname[0] != '\0') {
+        uint32_t id = st__host_find(s, cmd->hostname);
+        if (id == 0) {
+            st__fail(res, REG_NOT_FOUND, "no agent has hostname '%s'", cmd->hostname);
+            return;
+        }
+        struct st_cmd *named = reg_xmalloc(sizeof *named);
+        *named = *cmd;
+        named->node = id;
+        dispatch_op(s, named, res);
+        reg_free(named);
+        return;
+    }
+    dispatch_op(s, cmd, res);
+}
+
+static void dispatch_op(struct st_state *s, const struct st_cmd *cmd, struct st_result *res)
 {
     switch (cmd->op) {
     case ST_CMD_REGISTER:

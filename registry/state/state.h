@@ -64,7 +64,11 @@ enum st_role { ST_ROLE_NONE = 0, ST_ROLE_MEMBER = 1, ST_ROLE_ADMIN = 2, ST_ROLE_
 /* Write commands: every mutation of the registry is exactly one of these.
  * Checklist: a row added here needs its argument rules below, its handler in
  * registry/state, its codec row in registry/proto, an op-table row in
- * registry/server, a pilotctl command, and tests. Append only. */
+ * registry/server, a pilotctl command, and tests. Append only.
+ * Target by name: handshake, approve, reject, untrust, network_invite,
+ * network_kick, network_role and network_transfer name their target with
+ * `node`, or, when node is 0, with `hostname`, resolved at apply time (the
+ * caller need not be able to see a private target). */
 #define ST_CMD_MAP(X)                                                          \
     /* nodes */                                                                \
     X(REGISTER, 1, "register")               /* hostname?, public, endpoint, tags */ \

@@ -16,7 +16,8 @@ ok owner network invite "$NET" --node "${ID[worker1]}"
 expect '.data.status == "invited"'
 ADDR=$(printf '0:0000.%04X.%04X' $((ID[worker2] >> 16)) $((ID[worker2] & 0xFFFF)))
 ok owner network invite "$NET" --node "$ADDR"
-ok owner network invite "$NET" --node "${ID[worker3]}"
+ok owner network invite "$NET" --node worker3   # by hostname: worker3 is private
+expect ".data.node_id == ${ID[worker3]}"
 # A plain member of a standard network cannot add others.
 fails permission_denied worker1 network invite "$NET" --node "${ID[outsider]}"
 ok owner network members "$NET"

@@ -6,9 +6,9 @@ start_cluster
 agent agent-a
 agent agent-b
 
-ok agent-a handshake "${ID[agent-b]}" "want to connect"
+ok agent-a handshake agent-b "want to connect"
 expect '.data.status == "sent"'
-ok agent-b handshake "${ID[agent-a]}" "want to connect"
+ok agent-b handshake agent-a "want to connect"
 expect '.data.status == "approved"'
 for x in agent-a agent-b; do
     ok "$x" trust

@@ -300,6 +300,15 @@ static void a_member_no_id(struct proto_out *o)
     proto_put_str(o, "n");
 }
 
+static void a_target_hostname(struct proto_out *o)
+{
+    proto_put_map(o, 2);
+    proto_put_str(o, "hostname");
+    proto_put_str(o, "agent-b");
+    proto_put_str(o, "justification");
+    proto_put_str(o, "want to collaborate");
+}
+
 static void test_argument_errors(void **state)
 {
     (void)state;
@@ -339,6 +348,11 @@ static void test_argument_errors(void **state)
          "args.justification: too long (max 1024)"},
         {"cluster_member_upsert", a_member_no_id, REG_INVALID_ARGUMENT,
          "args.member.raft_id: missing"},
+        /* a target is a node id or a hostname, never neither */
+        {"handshake", a_target_hostname, REG_OK, ""},
+        {"approve", a_empty, REG_INVALID_ARGUMENT,
+         "args.node: required (a node id, or args.hostname instead)"},
+        {"network_invite", a_network_big, REG_INVALID_ARGUMENT, "args.network: out of range (0..65535)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct st_cmd cmd;
@@ -348,6 +362,11 @@ static void test_argument_errors(void **state)
         int rv = decode_args_of(cases[i].op, cases[i].fn, &cmd, &arena);
         if (rv != cases[i].rv || (rv != REG_OK && strcmp(errmsg, cases[i].msg) != 0)) {
             fail_msg("case %zu (%s): got %s \"%s\"", i, cases[i].op, reg_err_name(rv), errmsg);
+        }
+        if (cases[i].fn == a_target_hostname) {
+            assert_int_equal(cmd.node, 0);
+            assert_string_equal(cmd.hostname, "agent-b");
+            assert_string_equal(cmd.text, "want to collaborate");
         }
         if (cases[i].fn == a_hash_tags) {
             assert_int_equal(cmd.n_tags, 2);

@@ -156,6 +156,63 @@ static void test_inbox_bound_and_network_auto(void **state)
     st_free(s);
 }
 
+/* The seed's "pilotctl handshake agent-b ...": a private target named by its
+ * hostname, which the sender cannot see, resolved inside the state machine;
+ * an invite by hostname likewise. */
+static void test_target_by_hostname(void **state)
+{
+    (void)state;
+    struct st_state *s = st_new();
+    struct st_cmd c;
+    struct st_result r;
+    uint32_t a = tu_register(s, 1, false, "agent-a");
+    uint32_t b = tu_register(s, 2, false, "agent-b");
+    struct st_node view;
+    assert_int_equal(st_resolve_hostname(s, a, "agent-b", &view), REG_NOT_FOUND);
+
+    tu_cmd(&c, ST_CMD_HANDSHAKE, 1);
+    snprintf(c.hostname, sizeof c.hostname, "agent-b");
+    snprintf(c.text, sizeof c.text, "want to collaborate on data analysis");
+    assert_int_equal(tu_apply(s, &c, &r), REG_OK);
+    assert_int_equal(r.status, ST_STATUS_SENT);
+    assert_int_equal(r.node, b);
+    struct st_pending p;
+    assert_int_equal(st_pending_in(s, b, 0, &p, 1), 1);
+    assert_int_equal(p.from, a);
+
+    snprintf(c.hostname, sizeof c.hostname, "nobody-here");
+    assert_int_equal(tu_apply(s, &c, &r), REG_NOT_FOUND);
+    assert_non_null(strstr(r.message, "nobody-here"));
+
+    /* Approve by hostname works the same way, from the target's side. */
+    tu_cmd(&c, ST_CMD_APPROVE, 2);
+    snprintf(c.hostname, sizeof c.hostname, "agent-a");
+    assert_int_equal(tu_apply(s, &c, &r), REG_OK);
+    assert_true(st_trusted(s, a, b));
+
+    /* An explicit node id wins over a hostname. */
+    tu_cmd(&c, ST_CMD_UNTRUST, 1);
+    c.node = b;
+    snprintf(c.hostname, sizeof c.hostname, "nobody-here");
+    assert_int_equal(tu_apply(s, &c, &r), REG_OK);
+    assert_false(st_trusted(s, a, b));
+
+    /* Invite by hostname: the owner cannot see the private agent yet. */
+    uint32_t c3 = tu_register(s, 3, false, "worker-3");
+    tu_cmd(&c, ST_CMD_NET_CREATE, 1);
+    snprintf(c.name, sizeof c.name, "lab");
+    c.join_rule = ST_JOIN_INVITE;
+    assert_int_equal(tu_apply(s, &c, &r), REG_OK);
+    uint16_t net = (uint16_t)r.network;
+    tu_cmd(&c, ST_CMD_NET_INVITE, 1);
+    c.network = net;
+    snprintf(c.hostname, sizeof c.hostname, "worker-3");
+    assert_int_equal(tu_apply(s, &c, &r), REG_OK);
+    assert_int_equal(st_network_role(s, net, c3), ST_ROLE_MEMBER);
+    assert_true(st_may_reach(s, a, c3, 0));
+    st_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_reject_and_outcome),
         cmocka_unit_test(test_untrust_and_errors),
         cmocka_unit_test(test_inbox_bound_and_network_auto),
+        cmocka_unit_test(test_target_by_hostname),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
