@@ -15,6 +15,7 @@
 #include "agent_internal.h"
 
 enum { SESS_PLAIN = 0, SESS_LISTEN, SESS_CONNECT };
+#define SESS_QUEUE_MAX (4u << 20)
 
 struct agent__session {
     struct agent__session *next;
@@ -22,7 +23,7 @@ struct agent__session {
     uv_pipe_t pipe;
     struct proto_reader reader;
     int kind;
-    bool closing, call_busy, connecting;
+    bool closing, pipe_closed, call_busy, connecting;
     struct agent__listener *listener;
     struct agent__conn *conn;
     struct agent__call call;
@@ -44,6 +45,8 @@ static void write_done(uv_write_t *req, int status)
     reg_free(w);
 }
 
+static void sess_close(struct agent__session *s);
+
 /* Send m (+ extra pairs) on the session; failures close it. */
 static void sess_send(struct agent__session *s, const struct agent_ipc_msg *m, uint32_t n_extra,
                       const void *extra, size_t extra_len)
@@ -55,6 +58,14 @@ static void sess_send(struct agent__session *s, const struct agent_ipc_msg *m, u
     void *buf = NULL;
     int rv;
     if (s == NULL || s->closing) {
+        return;
+    }
+    /* A client that stops reading is closed rather than growing our memory
+     * without bound (dropping events would corrupt its streams). */
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&s->pipe) > SESS_QUEUE_MAX) {
+        agent__log("warn", "session_too_slow", "queued=%zu",
+                   uv_stream_get_write_queue_size((uv_stream_t *)&s->pipe));
+        sess_close(s);
         return;
     }
     proto_out_grow(&o);
@@ -164,6 +175,7 @@ static void sess_free(struct agent__session *s)
 static void sess_closed(uv_handle_t *h)
 {
     struct agent__session *s = h->data;
+    s->pipe_closed = true;
     /* A registry call still holds s: it frees s when it completes. */
     if (!s->call_busy) {
         sess_free(s);
@@ -207,8 +219,8 @@ static void resolve_done(struct agent__call *call)
     int rv;
     s->call_busy = false;
     if (s->closing) {
-        /* The pipe closed while we waited: sess_closed left s to us. */
-        if (uv_is_closing((uv_handle_t *)&s->pipe)) {
+        /* Whichever of this and the close callback comes last frees s. */
+        if (s->pipe_closed) {
             sess_free(s);
         }
         return;
