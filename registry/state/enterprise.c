@@ -71,8 +71,16 @@ void st__audit(struct st__net *net, const struct st_cmd *cmd, uint32_t actor, ui
 }
 
 /* ---- policy ------------------------------------------------------------------ */
-int st__check_policy(const struct st__net *net, const struct st_policy *p, struct st_result *res)
+int st__check_policy(const struct st__net *net, const struct st_policy *p, bool enterprise,
+                     struct st_result *res)
 {
+    /* Seed "Networks": inside a standard network communication is
+     * unrestricted; port policies are an enterprise control. max_members
+     * and description are plain settings and allowed on both kinds. */
+    if (p->has_allowed_ports && !enterprise) {
+        return st__fail(res, REG_FAILED_PRECONDITION,
+                        "port policies need an enterprise network (create it with --enterprise)");
+    }
     if (p->has_allowed_ports) {
         if (p->n_ports > ST_PORTS_MAX) {
             return st__fail(res, REG_INVALID_ARGUMENT, "too many allowed ports (%u, max %d)",
@@ -179,7 +187,7 @@ static void do_policy(struct st_state *s, const struct st_cmd *cmd, uint32_t cal
         st__fail(res, REG_INVALID_ARGUMENT, "no policy field given");
         return;
     }
-    if (st__check_policy(net, p, res) != REG_OK) {
+    if (st__check_policy(net, p, net->enterprise, res) != REG_OK) {
         return;
     }
     uint32_t old_max = net->max_members;
@@ -334,7 +342,8 @@ static int bp_check(const struct st_state *s, const struct st_cmd *cmd, uint32_t
         plan->owner = caller;
         plan->final_members = caller != 0 ? 1 : 0;
     }
-    if (st__check_policy(plan->net, &bp->policy, res) != REG_OK) {
+    bool enterprise = bp->enterprise || (plan->net != NULL && plan->net->enterprise);
+    if (st__check_policy(plan->net, &bp->policy, enterprise, res) != REG_OK) {
         return res->code;
     }
     if (bp_check_roles(s, bp, plan, res) != REG_OK) {

@@ -267,7 +267,8 @@ enum st__audit_action {
 void st__audit(struct st__net *net, const struct st_cmd *cmd, uint32_t actor, uint8_t action,
                uint32_t target, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void st__audit_push(struct st__net *net, const struct st__audit_rec *rec);
-int st__check_policy(const struct st__net *net, const struct st_policy *p, struct st_result *res);
+int st__check_policy(const struct st__net *net, const struct st_policy *p, bool enterprise,
+                     struct st_result *res);
 void st__set_policy(struct st__net *net, const struct st_policy *p);
 
 /* trust.c */

@@ -50,4 +50,10 @@ fails invalid_argument boss network blueprint apply "$E2E_DIR/bad.json"
 # Ownership transfer.
 ok boss network transfer "$NET" --node adm
 ok adm network delete "$NET"
+# Port policies are enterprise-only; a standard network refuses one and its
+# owner may still cap membership.
+ok boss network create --name plain-std
+PLAIN=$(jq -r .data.network_id <<<"$OUT")
+fails failed_precondition boss network policy "$PLAIN" --set allowed_ports=80
+ok boss network policy "$PLAIN" --set max_members=5
 e2e_log "ok"

@@ -110,6 +110,14 @@ static void test_port_policy(void **state)
     assert_true(st_may_reach(s, ID(1), ID(2), 1001));
     assert_false(st_may_reach(s, ID(1), ID(2), 22));
     assert_true(st_may_reach(s, ID(1), ID(2), 0)); /* any port: resolve */
+    /* Port policies are an enterprise control: a standard network refuses
+     * one and stays unrestricted inside (seed "Networks"). */
+    uint32_t std = tu_net_create(s, 1, "std", ST_JOIN_OPEN, NULL, false);
+    struct st_result refused;
+    c.network = std;
+    assert_int_equal(tu_apply(s, &c, &refused), REG_FAILED_PRECONDITION);
+    assert_non_null(strstr(refused.message, "enterprise"));
+    c.network = net;
     /* A second shared network without a port policy opens every port. */
     uint32_t open = tu_net_create(s, 1, "all", ST_JOIN_OPEN, NULL, false);
     assert_int_equal(tu_join(s, 2, open, NULL), REG_OK);
