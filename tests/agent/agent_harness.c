@@ -74,21 +74,16 @@ void ag_dump_log(const struct ag *a)
     fclose(f);
 }
 
-void ag_start(struct ag *a, struct it_cluster *c, const char *name)
+/* Run the agent process on a->home and wait until it reports a node id. */
+static void spawn(struct ag *a, struct it_cluster *c)
 {
-    char idpath[512], logpath[512], registry[512];
+    char logpath[512], registry[512];
     struct agent_ipc_msg rq, m;
     uint8_t buf[4096];
     uint64_t deadline;
-    memset(a, 0, sizeof *a);
-    snprintf(a->name, sizeof a->name, "%s", name);
-    snprintf(a->home, sizeof a->home, "%s/agent-%s", c->root, name);
-    assert_int_equal(mkdir(a->home, 0700), 0);
-    crypto_sign_keypair(a->pk, a->sk);
-    snprintf(idpath, sizeof idpath, "%s/identity", a->home);
-    assert_int_equal(ctl_identity_save(idpath, a->sk), CTL_EXIT_OK);
     snprintf(logpath, sizeof logpath, "%s/agent.log", a->home);
     registry_list(c, registry, sizeof registry);
+    a->node = 0;
     a->pid = fork();
     assert_true(a->pid >= 0);
     if (a->pid == 0) {
@@ -117,9 +112,28 @@ void ag_start(struct ag *a, struct it_cluster *c, const char *name)
     }
     if (a->node == 0) {
         ag_dump_log(a);
-        fail_msg("agent %s did not register", name);
+        fail_msg("agent %s did not register", a->name);
     }
     a->cl = it_agent_client_sk(c, -1, a->sk);
+}
+
+void ag_start(struct ag *a, struct it_cluster *c, const char *name)
+{
+    char idpath[512];
+    memset(a, 0, sizeof *a);
+    snprintf(a->name, sizeof a->name, "%s", name);
+    snprintf(a->home, sizeof a->home, "%s/agent-%s", c->root, name);
+    assert_int_equal(mkdir(a->home, 0700), 0);
+    crypto_sign_keypair(a->pk, a->sk);
+    snprintf(idpath, sizeof idpath, "%s/identity", a->home);
+    assert_int_equal(ctl_identity_save(idpath, a->sk), CTL_EXIT_OK);
+    spawn(a, c);
+}
+
+void ag_restart(struct ag *a, struct it_cluster *c)
+{
+    ag_stop(a);
+    spawn(a, c);
 }
 
 void ag_stop(struct ag *a)
@@ -239,8 +253,9 @@ static int forge(const struct ag *from, const struct ag *to, uint8_t type, uint1
     p.port = port;
     p.flags = type == AGENT_PKT_SYN ? AGENT_FLAG_FROM_INITIATOR : 0;
     p.conn = type == AGENT_PKT_SYN ? 0x5eed : 0;
-    /* Far above the real daemon's counter, so only access can stop it. */
-    p.seq = ((uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u) + 10000000u;
+    /* The wall clock in microseconds, like the real daemon's counter: an
+     * admitted forgery must not push a's replay window into the future. */
+    p.seq = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
     p.payload = (const uint8_t *)msg;
     p.payload_len = strlen(msg);
     n = agent_pkt_seal(&p, key, pkt, sizeof pkt);

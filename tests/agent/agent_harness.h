@@ -27,6 +27,8 @@ struct ag {
 
 /* Start an agent and wait (bounded) until it reports a registered node id. */
 void ag_start(struct ag *a, struct it_cluster *c, const char *name);
+/* Stop and start again on the same home (same identity). */
+void ag_restart(struct ag *a, struct it_cluster *c);
 /* SIGTERM by PID, bounded wait, SIGKILL as a last resort. */
 void ag_stop(struct ag *a);
 /* Dump the agent's log to stderr (on failure paths). */
