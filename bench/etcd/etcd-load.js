@@ -11,12 +11,18 @@
 // One gRPC connection per member, requests multiplexed on it (like etcd's
 // own benchmark tool with --conns=1). usage:
 //   node etcd-load.js --endpoints H:P,H:P,H:P [--clients 1,16,64,256]
-//                     [--seconds 5] [--watch-trials 200] [--tag T]
+//                     [--seconds 5] [--watch-trials 200] [--pid-dir D] [--tag T]
+// With --pid-dir (D/etcd<i>.pid for the i-th endpoint, 1-based) every point
+// also reports CPU per operation of the leader, the followers and this
+// driver, as pilot-bench does: the fair figure when the driver is the
+// bottleneck.
 'use strict';
+const fs = require('fs');
 const { Etcd3 } = require('etcd3');
 
 function parseArgs(argv) {
-  const o = { endpoints: null, clients: [1, 16, 64, 256], seconds: 5, watchTrials: 200, tag: null };
+  const o = { endpoints: null, clients: [1, 16, 64, 256], seconds: 5, watchTrials: 200, tag: null,
+    pidDir: null };
   for (let i = 2; i < argv.length; i += 2) {
     const k = argv[i], v = argv[i + 1];
     if (v === undefined) throw new Error(`${k} needs a value`);
@@ -25,6 +31,7 @@ function parseArgs(argv) {
     else if (k === '--seconds') o.seconds = Math.min(20, Math.max(1, Number(v)));
     else if (k === '--watch-trials') o.watchTrials = Number(v);
     else if (k === '--tag') o.tag = v;
+    else if (k === '--pid-dir') o.pidDir = v;
     else if (k !== '--kick-trials' && k !== '--kick-load' && k !== '--failover-trials') {
       throw new Error(`unknown option ${k}`);
     }
@@ -35,6 +42,33 @@ function parseArgs(argv) {
 }
 
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+
+// utime + stime of a process in us (/proc/<pid>/stat, clock ticks of 10 ms).
+function procCpuUs(pid) {
+  const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10000;
+}
+
+function cpuBegin(opts) {
+  const pids = opts.pidDir ? opts.endpoints.map((_, i) =>
+    Number(fs.readFileSync(`${opts.pidDir}/etcd${i + 1}.pid`, 'utf8'))) : [];
+  const u = process.cpuUsage();
+  return { pids, nodes: pids.map(procCpuUs), self: u.user + u.system };
+}
+
+function cpuEnd(opts, c, leader, ops) {
+  if (ops === 0) return '';
+  const u = process.cpuUsage();
+  let text = '';
+  if (c.pids.length) {
+    const d = c.pids.map((p, i) => procCpuUs(p) - c.nodes[i]);
+    const fol = d.filter((_, i) => i !== leader);
+    text = `cpu_leader_us=${(d[leader] / ops).toFixed(1)} ` +
+      `cpu_follower_us=${(fol.reduce((a, b) => a + b, 0) / fol.length / ops).toFixed(1)} `;
+  }
+  return text + `cpu_client_us=${((u.user + u.system - c.self) / ops).toFixed(1)}`;
+}
 
 function pct(sorted, q) {
   if (sorted.length === 0) return 0;
@@ -65,9 +99,10 @@ const value = Buffer.alloc(100, 'v');
 
 // One closed-loop point: n loops, each sending its next request when the
 // previous one is answered, for opts.seconds.
-async function point(opts, label, n, pick, op) {
+async function point(opts, label, n, pick, op, leader) {
   const lat = [];
   let errs = 0;
+  const cpu = cpuBegin(opts);
   const start = nowUs(), end = start + opts.seconds * 1e6;
   const loops = [];
   for (let i = 0; i < n; i++) {
@@ -85,7 +120,7 @@ async function point(opts, label, n, pick, op) {
     })());
   }
   await Promise.all(loops);
-  print(opts, label, lat, errs, (nowUs() - start) / 1e6);
+  print(opts, label, lat, errs, (nowUs() - start) / 1e6, cpuEnd(opts, cpu, leader, lat.length));
 }
 
 const put = (c, i, k) => c.kv.put({ key: Buffer.from(`pb/w/${i}/${k % 64}`), value });
@@ -133,12 +168,12 @@ async function main() {
     follower: () => clients[follower],
   };
   for (const t of ['leader', 'any']) {
-    for (const n of opts.clients) await point(opts, `writes.${t}.c${n}`, n, targets[t], put);
+    for (const n of opts.clients) await point(opts, `writes.${t}.c${n}`, n, targets[t], put, leader);
   }
   for (const t of ['leader', 'follower', 'stale']) {
     for (const n of opts.clients) {
       await point(opts, `resolve.${t}.c${n}`, n, t === 'leader' ? targets.leader : targets.follower,
-        txn3(t === 'stale'));
+        txn3(t === 'stale'), leader);
     }
   }
   await watchTrials(opts, clients);
