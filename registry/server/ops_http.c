@@ -7,7 +7,8 @@
  * the node knows a leader (a node cut off in a minority loses it within an
  * election timeout, because raft turns it into a candidate and a leader
  * without a majority steps down), a leader has committed its leader-init
- * barrier, and the node has applied what it knows to be committed up to a
+ * barrier, a follower knows the leader's client address (else it could not
+ * forward), and the node has applied what it knows to be committed up to a
  * small lag. /livez is answered by registry/http alone and never depends on
  * any of this. */
 #include <jansson.h>
@@ -50,6 +51,8 @@ static const char *role_name(int role)
 bool srv__ready(struct srv *s, char *why, size_t why_len)
 {
     struct glue_status st;
+    char leader_addr[ST_ADDR_MAX + 1];
+    uint64_t leader_id = 0;
     bool ok = false;
     if (s->stopping || s->glue == NULL) {
         snprintf(why, why_len, "stopping");
@@ -63,6 +66,12 @@ bool srv__ready(struct srv *s, char *why, size_t why_len)
                  (unsigned long long)st.term);
     } else if (st.state == GLUE_LEADER && !st.ready) {
         snprintf(why, why_len, "leader-init barrier not committed yet");
+    } else if (st.state != GLUE_LEADER &&
+               (srv__leader_hint(s, &leader_id, leader_addr), leader_addr[0] == '\0')) {
+        /* Until the leader's client address is replicated this node could
+         * not forward a single request. */
+        snprintf(why, why_len, "leader %llu's client address not known yet",
+                 (unsigned long long)st.leader_id);
     } else if (st.commit_index > st.applied_index + SRV__READY_LAG) {
         snprintf(why, why_len, "catching up: applied %llu of %llu",
                  (unsigned long long)st.applied_index, (unsigned long long)st.commit_index);

@@ -142,3 +142,8 @@ ctl_ok() {
   ctl "$@"
   [ "$RC" -eq 0 ] || fail "pilotctl $* -> rc $RC: $OUT $(cat "$OPS_TMP/ctl.err")"
 }
+
+# http_is URL CODE / field_is BASE I JQ VALUE: for wait_for (re-evaluated
+# on every try).
+http_is() { [ "$(http_code "$1")" = "$2" ]; }
+field_is() { [ "$(status_field "$1" "$2" "$3")" = "$4" ]; }
