@@ -519,7 +519,7 @@ static int cmd_gen_haproxy(int argc, char **argv)
     fprintf(f,
             "# Written by pilotctl cluster gen-haproxy --mode %s from the live membership.\n"
             "# %s\n"
-            "global\n    maxconn 20000\n"
+            "global\n    maxconn 4096  # raise with LimitNOFILE / ulimit -n for big fleets\n"
             "defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10m\n"
             "    timeout server 10m\n    option redispatch\n    retries 3\n"
             "frontend pilot_registry\n    bind %s\n    default_backend pilot_nodes\n"
