@@ -282,7 +282,10 @@ int pb_pairs_setup(const struct pb_config *cfg, struct pb_pair *p, unsigned n,
     }
     rv = pb_parallel(p, n, pair_setup, (void *)cfg);
     if (rv != REG_OK) {
-        reg_errmsgf(errmsg, "setting up %u agent pairs: %s", n, reg_err_name(rv));
+        char eps[PB_EPS_MAX];
+        pb_eps_rotated(cfg, 0, eps);
+        reg_errmsgf(errmsg, "setting up %u agent pairs (register, network_create, "
+                            "network_join) at %s: %s", n, eps, reg_err_name(rv));
     }
     return rv;
 }

@@ -47,20 +47,28 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 
 static int parse_clients(const char *s, struct pb_config *cfg)
 {
-    char buf[128], *save = NULL, *tok;
+    char item[16];
+    size_t len = 0;
     int rv = REG_OK;
-    snprintf(buf, sizeof buf, "%s", s);
     cfg->n_clients = 0;
-    for (tok = strtok_r(buf, ",", &save); tok != NULL && rv == REG_OK;
-         tok = strtok_r(NULL, ",", &save)) {
-        if (cfg->n_clients == PB_MAX_POINTS) {
-            rv = REG_INVALID_ARGUMENT;
+    /* Strict: "1,16" yes; "", ",1", "1,,2" and "1," are refused. */
+    for (const char *c = s; rv == REG_OK; c++) {
+        if (*c == ',' || *c == '\0') {
+            item[len] = '\0';
+            if (len == 0 || cfg->n_clients == PB_MAX_POINTS) {
+                rv = REG_INVALID_ARGUMENT;
+            } else {
+                rv = parse_uint(item, 1, PB_MAX_CLIENTS, &cfg->clients[cfg->n_clients++]);
+            }
+            len = 0;
+            if (*c == '\0') {
+                break;
+            }
+        } else if (len + 1 < sizeof item) {
+            item[len++] = *c;
         } else {
-            rv = parse_uint(tok, 1, PB_MAX_CLIENTS, &cfg->clients[cfg->n_clients++]);
+            rv = REG_INVALID_ARGUMENT;
         }
-    }
-    if (cfg->n_clients == 0) {
-        rv = REG_INVALID_ARGUMENT;
     }
     return rv;
 }
@@ -226,6 +234,17 @@ static int parse_args(int argc, char **argv, struct pb_config *cfg, unsigned *su
     if (rv == REG_OK && endpoints == NULL) {
         reg_errmsgf(errmsg, "--endpoints is required");
         rv = REG_INVALID_ARGUMENT;
+    }
+    if (rv == REG_OK && *subs == SUB_FAILOVER &&
+        (cfg->pid_dir == NULL || cfg->restart_cmd == NULL)) {
+        reg_errmsgf(errmsg, "failover needs --pid-dir and --restart-cmd "
+                            "(bench/run-cluster-bench passes both)");
+        rv = REG_INVALID_ARGUMENT;
+    }
+    /* "all" against a cluster we cannot kill and restart: everything else. */
+    if (rv == REG_OK && *subs == SUB_ALL && (cfg->pid_dir == NULL || cfg->restart_cmd == NULL)) {
+        fprintf(stderr, "pilot-bench: no --pid-dir/--restart-cmd: failover skipped\n");
+        *subs &= ~(unsigned)SUB_FAILOVER;
     }
     if (rv == REG_OK) {
         rv = cl_endpoints_parse(endpoints, cfg->eps, CL_ENDPOINTS_MAX, &cfg->n_eps, errmsg);
