@@ -89,17 +89,26 @@ struct jw_res {
 int jw_client_open(struct jw_run *run, unsigned node, const uint8_t *sk, bool admin,
                    struct cl_client **out, char errmsg[static REG_ERRMSG_SIZE]);
 
-/* Record invoke, run req on cl, record completion. ok_value (stolen) is the
- * completion value when the answer is ok; NULL = use fill(). fill may read
- * resp->result to build the ok value. */
+/* Record invoke, run req on cl, record completion. The completion value of
+ * an ok answer is fill(resp, fill_arg) (NULL fill = null); a business
+ * rejection becomes {"rejected": code}. An info outcome retires p. */
 typedef json_t *(*jw_fill_fn)(const struct cl_response *resp, void *arg);
 int jw_op(struct jw_proc *p, struct cl_client *cl, const char *f, const char *key,
           json_t *inv_value, const struct cl_request *req, bool is_read, jw_fill_fn fill,
           void *fill_arg, struct jw_res *res);
-/* Record a whole client-side compound op whose outcome is already known. */
-void jw_record_pair(struct jw_proc *p, const char *f, const char *key, json_t *inv_value,
-                    int64_t t_inv_ignored, enum jc_outcome out, const char *code,
-                    json_t *ok_value);
+/* The two halves of jw_op, for compound ops whose invoke must be stamped
+ * before a preparatory request (handshake before approve). req_id gets the
+ * id of the next write on cl ("" for reads). */
+#define JW_REQ_ID_LEN 48
+void jw_op_invoke(struct jw_proc *p, struct cl_client *cl, const char *f, const char *key,
+                  json_t *inv_value, bool is_read, char req_id[static JW_REQ_ID_LEN]);
+int jw_op_call(struct jw_proc *p, struct cl_client *cl, const char *f, const char *key,
+               const struct cl_request *req, bool is_read, jw_fill_fn fill, void *fill_arg,
+               const char *req_id, struct jw_res *res);
+/* Complete an invoked op whose outcome is already known (code: the
+ * rejection or error code). */
+void jw_op_complete(struct jw_proc *p, const char *f, const char *key, enum jc_outcome out,
+                    const char *code);
 
 /* A write command through cl without recording (setup). Retries until
  * deadline_ms. REG_* code; result values via out_u64 (key may be NULL). */

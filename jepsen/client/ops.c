@@ -40,33 +40,39 @@ static json_t *completion_value(enum jc_outcome out, int code, const struct cl_r
     return v;
 }
 
-int jw_op(struct jw_proc *p, struct cl_client *cl, const char *f, const char *key,
-          json_t *inv_value, const struct cl_request *req, bool is_read, jw_fill_fn fill,
-          void *fill_arg, struct jw_res *res)
+void jw_op_invoke(struct jw_proc *p, struct cl_client *cl, const char *f, const char *key,
+                  json_t *inv_value, bool is_read, char req_id[static JW_REQ_ID_LEN])
 {
-    struct jw_run *run = p->run;
-    struct cl_response resp;
     struct jw_rec r;
-    char req_id[48] = "";
-    int code;
 
     memset(&r, 0, sizeof r);
-    memset(&resp, 0, sizeof resp);
-    memset(res, 0, sizeof *res);
     r.type = "invoke";
     r.process = p->id;
     r.f = f;
     r.key = key;
     r.value = inv_value;
-    r.node = run->names[p->node];
+    r.node = p->run->names[p->node];
     r.applied_index = -1;
+    req_id[0] = '\0';
     if (!is_read) {
-        snprintf(req_id, sizeof req_id, "%016" PRIx64 ":%" PRIu64, cl_client_id(cl),
+        /* The seq the next write on cl will carry: cl_call takes it. */
+        snprintf(req_id, JW_REQ_ID_LEN, "%016" PRIx64 ":%" PRIu64, cl_client_id(cl),
                  cl_next_seq(cl));
         r.req_id = req_id;
     }
-    jw_hist_write(&run->hist, &r);
+    jw_hist_write(&p->run->hist, &r);
+}
 
+int jw_op_call(struct jw_proc *p, struct cl_client *cl, const char *f, const char *key,
+               const struct cl_request *req, bool is_read, jw_fill_fn fill, void *fill_arg,
+               const char *req_id, struct jw_res *res)
+{
+    struct cl_response resp;
+    struct jw_rec r;
+    int code;
+
+    memset(&resp, 0, sizeof resp);
+    memset(res, 0, sizeof *res);
     code = cl_call(cl, req, &resp);
     res->code = code;
     res->out = jc_outcome_of(code, JC_REPLIED, is_read);
@@ -77,8 +83,8 @@ int jw_op(struct jw_proc *p, struct cl_client *cl, const char *f, const char *ke
     r.process = p->id;
     r.f = f;
     r.key = key;
-    r.node = run->names[p->node];
-    r.req_id = req_id[0] ? req_id : NULL;
+    r.node = p->run->names[p->node];
+    r.req_id = req_id != NULL && req_id[0] ? req_id : NULL;
     r.applied_index = -1;
     r.value = completion_value(res->out, code, &resp, fill, fill_arg);
     switch (res->out) {
@@ -98,7 +104,7 @@ int jw_op(struct jw_proc *p, struct cl_client *cl, const char *f, const char *ke
         r.error = reg_err_name(code);
         break;
     }
-    res->t_done = jw_hist_write(&run->hist, &r);
+    res->t_done = jw_hist_write(&p->run->hist, &r);
     cl_response_free(&resp);
     if (res->out == JC_OUT_INFO) {
         /* Crashed process: never invokes again under this id. */
@@ -109,22 +115,27 @@ int jw_op(struct jw_proc *p, struct cl_client *cl, const char *f, const char *ke
     return code;
 }
 
-void jw_record_pair(struct jw_proc *p, const char *f, const char *key, json_t *inv_value,
-                    int64_t t_inv_ignored, enum jc_outcome out, const char *code,
-                    json_t *ok_value)
+int jw_op(struct jw_proc *p, struct cl_client *cl, const char *f, const char *key,
+          json_t *inv_value, const struct cl_request *req, bool is_read, jw_fill_fn fill,
+          void *fill_arg, struct jw_res *res)
+{
+    char req_id[JW_REQ_ID_LEN];
+
+    jw_op_invoke(p, cl, f, key, inv_value, is_read, req_id);
+    return jw_op_call(p, cl, f, key, req, is_read, fill, fill_arg, req_id, res);
+}
+
+void jw_op_complete(struct jw_proc *p, const char *f, const char *key, enum jc_outcome out,
+                    const char *code)
 {
     struct jw_rec r;
-    (void)t_inv_ignored;
+
     memset(&r, 0, sizeof r);
-    r.type = "invoke";
     r.process = p->id;
     r.f = f;
     r.key = key;
-    r.value = inv_value;
     r.node = p->run->names[p->node];
     r.applied_index = -1;
-    jw_hist_write(&p->run->hist, &r);
-    r.value = ok_value;
     switch (out) {
     case JC_OUT_OK:
         r.type = "ok";
@@ -132,7 +143,6 @@ void jw_record_pair(struct jw_proc *p, const char *f, const char *key, json_t *i
     case JC_OUT_REJECTED:
         r.type = "ok";
         r.value = json_pack("{s:s}", "rejected", code);
-        json_decref(ok_value);
         break;
     case JC_OUT_FAIL:
         r.type = "fail";

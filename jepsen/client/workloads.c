@@ -222,10 +222,12 @@ static int net_node_op(struct jw_proc *p, struct cl_client *cl, int op, const ch
     return cmd_op(p, cl, f, key, inv, &cmd, res);
 }
 
-/* handshake (agent -> owner) then approve (owner): one logical "approve".
- * The handshake alone never grants trust here (no shared network, the
- * owner never handshakes), so a handshake that did not end ok means the
- * approve was never sent: the op definitely did not grant (fail). */
+/* handshake (agent -> owner) then approve (owner): one logical "approve",
+ * invoked before the handshake so its interval holds both applies. The
+ * handshake alone never grants trust here (no shared network, the owner
+ * never handshakes), so a handshake that did not end ok means the approve
+ * was never sent: the op definitely did not grant (fail). A handshake that
+ * finds the pair trusted is the op's linearization point: already_exists. */
 static void approve_op(struct jw_proc *p, struct conns *c, const char *key, unsigned a)
 {
     struct jw_run *run = p->run;
@@ -233,7 +235,7 @@ static void approve_op(struct jw_proc *p, struct conns *c, const char *key, unsi
     struct cl_request rq;
     struct cl_response resp;
     struct st_cmd cmd;
-    char errmsg[REG_ERRMSG_SIZE];
+    char errmsg[REG_ERRMSG_SIZE], req_id[JW_REQ_ID_LEN];
     const char *status = NULL;
     size_t slen = 0;
     struct jw_res res;
@@ -242,6 +244,7 @@ static void approve_op(struct jw_proc *p, struct conns *c, const char *key, unsi
     if (ag == NULL) {
         return;
     }
+    jw_op_invoke(p, c->owner, "approve", key, NULL, false, req_id);
     memset(&cmd, 0, sizeof cmd);
     cmd.op = ST_CMD_HANDSHAKE;
     cmd.node = run->owner.id;
@@ -257,16 +260,28 @@ static void approve_op(struct jw_proc *p, struct conns *c, const char *key, unsi
     if (code == REG_OK && status != NULL && slen == strlen("already_trusted") &&
         memcmp(status, "already_trusted", slen) == 0) {
         cl_response_free(&resp);
-        /* Linearized at the handshake's apply: trust already held. */
-        jw_record_pair(p, "approve", key, NULL, 0, JC_OUT_REJECTED, "already_exists", NULL);
+        jw_op_complete(p, "approve", key, JC_OUT_REJECTED, "already_exists");
+        return;
+    }
+    if (code == REG_OK && status != NULL && slen == strlen("approved") &&
+        memcmp(status, "approved", slen) == 0) {
+        /* Auto-approved (should not happen on trust keys): it granted. */
+        cl_response_free(&resp);
+        jw_op_complete(p, "approve", key, JC_OUT_OK, NULL);
         return;
     }
     cl_response_free(&resp);
     if (code != REG_OK) {
-        jw_record_pair(p, "approve", key, NULL, 0, JC_OUT_FAIL, reg_err_name(code), NULL);
+        jw_op_complete(p, "approve", key, JC_OUT_FAIL, reg_err_name(code));
         return;
     }
-    net_node_op(p, c->owner, ST_CMD_APPROVE, "approve", key, NULL, 0, run->agents[a].id, &res);
+    memset(&cmd, 0, sizeof cmd);
+    cmd.op = ST_CMD_APPROVE;
+    cmd.node = run->agents[a].id;
+    memset(&rq, 0, sizeof rq);
+    rq.op = st_cmd_name(cmd.op);
+    rq.cmd = &cmd;
+    jw_op_call(p, c->owner, "approve", key, &rq, false, NULL, NULL, req_id, &res);
 }
 
 /* ---- registry ------------------------------------------------------------ */

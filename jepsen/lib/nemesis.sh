@@ -104,10 +104,16 @@ kill_start() {
   nem_log start-kill "{\"targets\":$(json_list "${ks[@]}"),\"mode\":\"$1\"}"
 }
 
+# Restart every dead node. One that died without a nemesis kill (no
+# expect_dead marker) is an unexpected exit, unless its disk was being
+# filled: fail-stop on a disk error is the designed behaviour.
 restart_dead() {
   local k started=()
   for k in $(seq 1 "$NODES"); do
     if ! node_alive "$k"; then
+      if [ ! -f "$WORK/n$k/expect_dead" ] && [ ! -f "$WORK/n$k/disk_full" ]; then
+        echo "n$k $(now_rel)" >>"$OUT/unexpected-exits.txt"
+      fi
       node_start "$k" restart
       started+=("$k")
     fi
@@ -181,6 +187,7 @@ disk_start() {
   local k
   mapfile -t DISK_TARGETS < <(targets "$1")
   for k in "${DISK_TARGETS[@]}"; do
+    touch "$WORK/n$k/disk_full"
     dd if=/dev/zero of="$WORK/n$k/data/jepsen-balloon" bs=1M count=$((DISK_MB + 1)) 2>/dev/null || true
   done
   nem_log start-disk "{\"targets\":$(json_list "${DISK_TARGETS[@]}"),\"mode\":\"$1\"}"
@@ -189,6 +196,8 @@ disk_start() {
 disk_stop() {
   local k
   for k in $(seq 1 "$NODES"); do rm -f "$WORK/n$k/data/jepsen-balloon"; done
+  restart_dead >/dev/null
+  for k in $(seq 1 "$NODES"); do rm -f "$WORK/n$k/disk_full"; done
   nem_log stop-disk null
   DISK_TARGETS=()
 }
