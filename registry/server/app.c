@@ -24,18 +24,20 @@ static int app_encode(void *data, void *const ops[], unsigned n, uint64_t ts_ms,
 {
     struct srv *s = data;
     const struct st_cmd **cmds;
+    const struct srv__req *first = ops[0];
     int64_t ts = (int64_t)ts_ms;
     unsigned i;
     int rv;
+    if (first->restore != NULL && n == 1) {
+        rv = proto_log_restore_encode(first->restore, alloc, buf, len, errmsg);
+        goto out;
+    }
     for (i = 0; i < n; i++) {
-        const struct srv__req *r = ops[i];
-        if (r->restore != NULL && n == 1) {
-            return proto_log_restore_encode(r->restore, alloc, buf, len, errmsg);
-        }
-        if (r->restore != NULL) {
+        if (((const struct srv__req *)ops[i])->restore != NULL) {
             /* Restore entries travel alone; the other ops are retried. */
             reg_errmsgf(errmsg, "a restore entry cannot share a batch");
-            return REG_UNAVAILABLE;
+            rv = REG_UNAVAILABLE;
+            goto out;
         }
     }
     cmds = reg_malloc(sizeof *cmds * (n == 0 ? 1 : n));

@@ -233,7 +233,12 @@ void srv__route(struct srv__req *r)
         }
         return;
     }
-    if ((strcmp(op->name, "cluster_status") == 0 || strcmp(op->name, "cluster_members") == 0) &&
+    /* A linearizable cluster_members is checked by the leader (which has
+     * applied every acknowledged registration); a follower may not have
+     * applied the caller's registration yet. */
+    bool members_here = strcmp(op->name, "cluster_members") == 0 &&
+                        (r->consistency == PROTO_STALE || glue_is_leader(r->srv->glue));
+    if ((strcmp(op->name, "cluster_status") == 0 || members_here) &&
         srv__viewer(r->srv, &r->ident) == UINT32_MAX) {
         /* DESIGN.md §7: status and member lists are for registered agents
          * (and the admin, and the cluster's own nodes). */

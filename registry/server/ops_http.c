@@ -59,6 +59,7 @@ bool srv__ready(struct srv *s, char *why, size_t why_len)
         goto out;
     }
     glue_status(s->glue, &st);
+    srv__leader_hint(s, &leader_id, leader_addr);
     if (st.failed) {
         snprintf(why, why_len, "failed");
     } else if (st.leader_id == 0) {
@@ -66,8 +67,7 @@ bool srv__ready(struct srv *s, char *why, size_t why_len)
                  (unsigned long long)st.term);
     } else if (st.state == GLUE_LEADER && !st.ready) {
         snprintf(why, why_len, "leader-init barrier not committed yet");
-    } else if (st.state != GLUE_LEADER &&
-               (srv__leader_hint(s, &leader_id, leader_addr), leader_addr[0] == '\0')) {
+    } else if (st.state != GLUE_LEADER && leader_addr[0] == '\0') {
         /* Until the leader's client address is replicated this node could
          * not forward a single request. */
         snprintf(why, why_len, "leader %llu's client address not known yet",
