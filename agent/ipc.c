@@ -117,24 +117,29 @@ int agent_ipc_decode(const uint8_t *body, size_t len, struct agent_ipc_msg *m,
 int agent_ipc_connect(const char *home, char errmsg[static REG_ERRMSG_SIZE])
 {
     struct sockaddr_un sa;
-    int fd;
+    int fd = -1;
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
     if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", home, AGENT_SOCK_NAME) >=
         sizeof sa.sun_path) {
         reg_errmsgf(errmsg, "socket path %s/%s is too long", home, AGENT_SOCK_NAME);
-        return -1;
+        goto out;
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         reg_errmsgf(errmsg, "socket: %s", strerror(errno));
-        return -1;
+        goto out;
     }
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         reg_errmsgf(errmsg, "no daemon at %s: %s", sa.sun_path, strerror(errno));
-        close(fd);
-        return -1;
+        goto err_after_socket;
     }
+    goto out;
+
+err_after_socket:
+    close(fd);
+    fd = -1;
+out:
     return fd;
 }
 

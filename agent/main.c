@@ -243,39 +243,43 @@ static int parse_args(int argc, char **argv, struct agent__cfg *cfg)
     return 0;
 }
 
-/* Load the identity, creating it (and $PILOT_HOME) on first start. */
+/* Load the identity, creating it (and $PILOT_HOME) on first start. 0 or 1
+ * (printed). */
 static int load_identity(struct agent__d *d)
 {
     char path[AGENT__PATH_MAX + 32];
     struct stat st;
     uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+    int rv = 1;
     snprintf(path, sizeof path, "%s/identity", d->cfg.home);
     if (stat(path, &st) != 0) {
         if (mkdir(d->cfg.home, 0700) != 0 && errno != EEXIST) {
             fprintf(stderr, "pilot-agent: cannot create %s: %s\n", d->cfg.home,
                     strerror(errno));
-            return 1;
+            goto out;
         }
         crypto_sign_keypair(pk, d->sk);
         if (ctl_identity_save(path, d->sk) != CTL_EXIT_OK) {
-            return 1;
+            goto out;
         }
         agent__log("info", "identity_created", "path=%s", path);
     }
     if (ctl_identity_load(d->sk) != CTL_EXIT_OK) {
-        return 1;
+        goto out;
     }
     crypto_sign_ed25519_sk_to_pk(d->pk, d->sk);
-    return 0;
+    rv = 0;
+out:
+    return rv;
 }
 
-/* Refuse to start twice; write our pid file. */
+/* Refuse to start twice; write our pid file. 0 or 1 (printed). */
 static int take_pidfile(struct agent__d *d)
 {
     char path[AGENT__PATH_MAX + 32], text[32], errmsg[REG_ERRMSG_SIZE];
     FILE *f;
     long pid = 0;
-    int fd;
+    int fd, rv = 1;
     snprintf(path, sizeof path, "%s/%s", d->cfg.home, AGENT_PID_NAME);
     f = fopen(path, "r");
     if (f != NULL) {
@@ -284,21 +288,25 @@ static int take_pidfile(struct agent__d *d)
         }
         fclose(f);
     }
+    /* A stale pid file (crash, kill -9) is taken over; a live daemon that
+     * answers on the socket is not. */
     if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) == 0) {
         fd = agent_ipc_connect(d->cfg.home, errmsg);
         if (fd >= 0) {
             close(fd);
             fprintf(stderr, "pilot-agent: already running in %s (pid %ld)\n", d->cfg.home,
                     pid);
-            return 1;
+            goto out;
         }
     }
     snprintf(text, sizeof text, "%ld\n", (long)getpid());
     if (ctl_write_file(path, text, 0644) != 0) {
         fprintf(stderr, "pilot-agent: cannot write %s\n", path);
-        return 1;
+        goto out;
     }
-    return 0;
+    rv = 0;
+out:
+    return rv;
 }
 
 static void init_timer(struct agent__d *d, uv_timer_t *t)

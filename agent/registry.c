@@ -174,25 +174,28 @@ static int do_resolve(struct cl_client *cl, struct agent__call *c)
     uint16_t net;
     uint32_t node;
     char *end = NULL;
+    const char *op = "resolve";
+    int rv = REG_INVALID_ARGUMENT;
     memset(&c->args, 0, sizeof c->args);
     if (c->target[0] >= '0' && c->target[0] <= '9' && strchr(c->target, ':') == NULL) {
         id = strtoull(c->target, &end, 10);
         if (*end != '\0' || id == 0 || id > ST_MAX_NODE_ID) {
             reg_errmsgf(c->message, "bad node id \"%s\"", c->target);
-            return REG_INVALID_ARGUMENT;
+            goto out;
         }
         c->args.node = (uint32_t)id;
-        return do_read(cl, c, "resolve");
-    }
-    if (strchr(c->target, ':') != NULL) {
+    } else if (strchr(c->target, ':') != NULL) {
         if (proto_addr_parse(c->target, strlen(c->target), &net, &node, c->message) != REG_OK) {
-            return REG_INVALID_ARGUMENT;
+            goto out;
         }
         c->args.node = node;
-        return do_read(cl, c, "resolve");
+    } else {
+        snprintf(c->args.hostname, sizeof c->args.hostname, "%s", c->target);
+        op = "resolve_hostname";
     }
-    snprintf(c->args.hostname, sizeof c->args.hostname, "%s", c->target);
-    return do_read(cl, c, "resolve_hostname");
+    rv = do_read(cl, c, op);
+out:
+    return rv;
 }
 
 static void work_cb(uv_work_t *w)
