@@ -57,6 +57,7 @@ static void check_unlink_free(struct agent__check *c)
     }
     free_pkts(d, c->batch);
     free_pkts(d, c->waiting);
+    d->n_checks--;
     reg_free(c);
 }
 
@@ -147,6 +148,14 @@ void agent__access_submit(struct agent__d *d, uint32_t src, uint16_t port, const
     p->from = *from;
     p->len = len;
     memcpy(p->buf, buf, len);
+    if (c == NULL && d->n_checks >= AGENT__CHECKS_MAX) {
+        /* Forged headers cost us a registry call each: bound how many
+         * distinct ones we chase at once (the rest are dropped, which is
+         * what a refused packet gets anyway). */
+        reg_free(p);
+        d->stats.dropped++;
+        return;
+    }
     if (c == NULL) {
         c = reg_calloc(1, sizeof *c);
         if (c == NULL) {
@@ -154,6 +163,7 @@ void agent__access_submit(struct agent__d *d, uint32_t src, uint16_t port, const
             d->stats.dropped++;
             return;
         }
+        d->n_checks++;
         c->d = d;
         c->src = src;
         c->port = port;

@@ -19,6 +19,7 @@
 #define AGENT__POOL_THREADS "16"        /* UV_THREADPOOL_SIZE unless the user set it */
 #define AGENT__CHECK_QUEUE_MAX 256      /* packets waiting on one access check */
 #define AGENT__PENDING_MAX 4096         /* packets waiting on all checks */
+#define AGENT__CHECKS_MAX 256           /* distinct (src, port) checks at once */
 #define AGENT__WINDOW 32                /* stream segments in flight */
 #define AGENT__RTO_MS 200
 #define AGENT__SYN_TRIES 10
@@ -196,6 +197,7 @@ struct agent__d {
     struct agent__conn *conns;
     struct agent__session *sessions;
     struct agent__check *checks;
+    unsigned n_checks;
     unsigned pending_pkts;
 
     struct {                            /* counters for status and bench */

@@ -148,6 +148,24 @@ static void test_pilotctl_daemon_and_data_plane(void **state)
     assert_int_equal(ag_event(lfd, 5000, &m, buf, sizeof buf), REG_OK);
     assert_int_equal(m.from, node_c);
     assert_int_equal(m.data_len, 12);
+    /* By hostname and by Pilot address. */
+    {
+        struct st_cmd cmd;
+        char addr[PROTO_ADDR_STRLEN];
+        memset(&cmd, 0, sizeof cmd);
+        cmd.op = ST_CMD_SET_HOSTNAME;
+        snprintf(cmd.hostname, sizeof cmd.hostname, "bee");
+        assert_int_equal(ag_cmd(&b, &cmd, NULL), REG_OK);
+        assert_int_equal(pilotctl(home_c, NULL, out, sizeof out, "send bee 7001 by-name"), 0);
+        assert_int_equal(ag_event(lfd, 5000, &m, buf, sizeof buf), REG_OK);
+        assert_int_equal(m.data_len, 7);
+        assert_memory_equal(m.data, "by-name", 7);
+        proto_addr_format(0, b.node, addr);
+        snprintf(args, sizeof args, "send %s 7001 by-address", addr);
+        assert_int_equal(pilotctl(home_c, NULL, out, sizeof out, args), 0);
+        assert_int_equal(ag_event(lfd, 5000, &m, buf, sizeof buf), REG_OK);
+        assert_int_equal(m.data_len, 10);
+    }
     close(lfd);
 
     /* connect: stdin to the echoing listener, its answer on stdout */
