@@ -2,9 +2,10 @@
  * thread per node then asks that node whether the member may still resolve
  * the (private) owner.
  *   lin:   right after the kick's acknowledgement, one linearizable resolve
- *          per node, all at once. Each must be denied: an allowed answer is
- *          counted in errs (allowed_after_ack) - the issue's requirement is
- *          "denied on every node within the kick's own acknowledgement".
+ *          per node, all at once. Each must be denied: any other answer
+ *          is counted in errs (last_answer= names it) - the issue's
+ *          requirement is "denied on every node within the kick's own
+ *          acknowledgement".
  *   stale: watchers poll with consistency=stale from just before the kick
  *          is sent until denied: when each node has applied the kick (what
  *          etcd's "write seen by all members" measures).
