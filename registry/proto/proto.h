@@ -44,6 +44,7 @@
 #define PROTO_FRAME_MAX_DEFAULT (1u << 20)
 #define PROTO_MAX_DEPTH 8                 /* nesting of maps/arrays in one message */
 #define PROTO_PATH_MAX 48                 /* field path kept for error messages */
+#define PROTO_MAP_INDEX_MAX 24            /* keys indexed per decoded map view */
 #define PROTO_OP_NAME_MAX 31
 #define PROTO_CLUSTER_ID_MAX 63
 #define PROTO_ADMIN_TOKEN_MAX 256
@@ -110,6 +111,12 @@ struct proto_val {
     int type;           /* enum proto_type */
     uint32_t n;         /* ARRAY: elements; MAP: pairs; STR/BIN: bytes */
     char path[PROTO_PATH_MAX]; /* "args.online[2]" for error messages */
+    /* MAP views made by the decoder: offset of each key from p, built in
+     * the one pass that makes the view, so a lookup compares n keys without
+     * walking their values again. n_idx != n (a hand-made view, a map over
+     * PROTO_MAP_INDEX_MAX keys or 64 KiB) means lookups scan the map. */
+    uint8_t n_idx;
+    uint16_t idx[PROTO_MAP_INDEX_MAX];
 };
 
 /* Validate buf as exactly one msgpack map (no trailing bytes, depth and
