@@ -369,7 +369,7 @@ static json_t *fill_members(const struct cl_response *resp, void *arg)
     return out;
 }
 
-static void members_read(struct jw_proc *p, struct cl_client *cl, unsigned k, bool stale)
+static int members_read(struct jw_proc *p, struct cl_client *cl, unsigned k, bool stale)
 {
     struct members_ctx m = {p->run, k};
     struct cl_request rq;
@@ -383,7 +383,7 @@ static void members_read(struct jw_proc *p, struct cl_client *cl, unsigned k, bo
     rq.op = "network_members";
     rq.args = &args;
     rq.stale = stale;
-    jw_op(p, cl, "read", key, NULL, &rq, true, fill_members, &m, &res);
+    return jw_op(p, cl, "read", key, NULL, &rq, true, fill_members, &m, &res);
 }
 
 static void members_op(struct jw_proc *p, struct conns *c, unsigned k)
@@ -416,7 +416,7 @@ static json_t *fill_true(const struct cl_response *resp, void *arg)
     return json_true();
 }
 
-static void hostname_read(struct jw_proc *p, struct cl_client *cl, uint64_t u, bool stale)
+static int hostname_read(struct jw_proc *p, struct cl_client *cl, uint64_t u, bool stale)
 {
     struct cl_request rq;
     struct proto_args args;
@@ -429,7 +429,7 @@ static void hostname_read(struct jw_proc *p, struct cl_client *cl, uint64_t u, b
     rq.op = "resolve_hostname";
     rq.args = &args;
     rq.stale = stale;
-    jw_op(p, cl, "read", key, NULL, &rq, true, fill_true, NULL, &res);
+    return jw_op(p, cl, "read", key, NULL, &rq, true, fill_true, NULL, &res);
 }
 
 static void durability_op(struct jw_proc *p, struct conns *c)
@@ -629,12 +629,27 @@ out:
 
 /* ---- Final phase ------------------------------------------------------------------ */
 
+/* Final reads are bounded: a node that fails FINAL_NODE_FAILS reads in a
+ * row is given up (its absence already fails recovery), and the whole phase
+ * stops after FINAL_PHASE_S. */
+#define FINAL_NODE_FAILS 5
+#define FINAL_PHASE_S 180
+
+static bool final_go_on(uint64_t end, unsigned *fails, int code)
+{
+    *fails = jc_outcome_of(code, JC_REPLIED, true) == JC_OUT_FAIL ? *fails + 1 : 0;
+    return *fails < FINAL_NODE_FAILS && jw_mono_ns() < end;
+}
+
 void jw_final(struct jw_run *run)
 {
     char errmsg[REG_ERRMSG_SIZE];
     unsigned used = run->n_keys;
+    uint64_t end = jw_mono_ns() + FINAL_PHASE_S * 1000000000ull;
 
     for (unsigned i = 0; i < run->n_nodes; i++) {
+        unsigned fails = 0;
+        bool go = true;
         struct jw_proc p;
         struct cl_client *owner = NULL, *ag = NULL;
         struct jw_res res;
@@ -647,9 +662,9 @@ void jw_final(struct jw_run *run)
         if (jw_client_open(run, i, run->owner.sk, false, &owner, errmsg) != REG_OK) {
             continue;
         }
-        for (unsigned k = 0; k < used; k++) {
+        for (unsigned k = 0; k < used && go; k++) {
             if (run->workload == JW_MEMBERS) {
-                members_read(&p, owner, k, false);
+                go = final_go_on(end, &fails, members_read(&p, owner, k, false));
                 continue;
             }
             if (jw_client_open(run, i, run->agents[k].sk, false, &ag, errmsg) != REG_OK) {
@@ -657,7 +672,8 @@ void jw_final(struct jw_run *run)
             }
             snprintf(key, sizeof key, "%c%u",
                      run->workload == JW_KICK_FANOUT ? 'f' : (k & 1u) ? 't' : 'm', k);
-            resolve_op(&p, ag, key, run->owner.id, false, &res);
+            go = final_go_on(end, &fails,
+                             resolve_op(&p, ag, key, run->owner.id, false, &res));
             cl_close(ag);
             ag = NULL;
         }
@@ -666,8 +682,8 @@ void jw_final(struct jw_run *run)
             struct cl_client *rd = NULL;
             if (jw_client_open(run, i, run->reader.sk, false, &rd, errmsg) == REG_OK) {
                 /* Stale: what this node itself holds, after convergence. */
-                for (uint64_t u = 0; u < n; u++) {
-                    hostname_read(&p, rd, u, true);
+                for (uint64_t u = 0; u < n && go; u++) {
+                    go = final_go_on(end, &fails, hostname_read(&p, rd, u, true));
                 }
                 cl_close(rd);
             }

@@ -173,10 +173,10 @@ leader_node() {
     awk '$2 == "leader" { sub("n", "", $1); print $1; exit }' | grep . || echo 0
 }
 
-# Wait (bounded) until some node is a ready leader.
+# Wait until some node is a ready leader, at most $1 seconds.
 wait_leader() {
-  local i l
-  for i in $(seq 1 "${1:-60}"); do
+  local l end=$(( SECONDS + ${1:-30} ))
+  while [ "$SECONDS" -lt "$end" ]; do
     l=$(in_ctl "$BIN/jepsen/client/pilot-jepsen-client" status --nodes "$NODE_LIST" \
           --admin-token-file "$WORK/admin.token" 2>/dev/null | awk '$2 == "leader" && $6 == 1')
     [ -n "$l" ] && return 0

@@ -386,6 +386,10 @@ def analyse(run_dir, args):
     logs = scan_logs(run_dir)
     verdicts.append({"checker": "node-logs", "verdict": "invalid" if logs else "valid",
                      "detail": "%d crash/assertion/sanitizer lines" % len(logs)})
+    verdicts.append({"checker": "recovery", "verdict": "valid" if args.recovered else "invalid",
+                     "detail": "a ready leader after the final heal within %s ms"
+                     % recovery["all_nodes_up_with_leader_ms"] if args.recovered else
+                     "no ready leader within 60 s of the final heal (cluster did not recover)"})
     unexpected = (args.unexpected or "").split()
     verdicts.append({"checker": "unexpected-exits", "verdict": "invalid" if unexpected else "valid",
                      "detail": ("nodes dead without a nemesis kill: " + " ".join(unexpected))
@@ -513,6 +517,7 @@ def main():
     ap.add_argument("--client-rc", type=int, default=0)
     ap.add_argument("--heal-time", type=int, default=None)
     ap.add_argument("--unexpected", default="")
+    ap.add_argument("--recovered", type=int, default=1)
     args = ap.parse_args()
     res, svgs = analyse(args.run_dir, args)
     with open(os.path.join(args.run_dir, "results.json"), "w") as f:
