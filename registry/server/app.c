@@ -81,7 +81,7 @@ static void malformed_result(struct st_result *res, uint16_t op, const char *why
     memset(res, 0, sizeof *res);
     res->code = REG_MALFORMED;
     res->op = op;
-    snprintf(res->message, sizeof res->message, "%s", why);
+    snprintf(res->message, sizeof res->message, "%.*s", (int)sizeof res->message - 1, why);
 }
 
 static const void *app_apply(void *data, uint64_t index, const void *buf, size_t len)

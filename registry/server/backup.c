@@ -380,11 +380,17 @@ void srv__restore_reset(struct srv *s)
     s->asm_total = 0;
 }
 
-static void set_result(struct st_result *res, int code, const char *fmt, const char *detail)
+/* res = code with message prefix + detail, truncated to fit. */
+static void set_result(struct st_result *res, int code, const char *prefix, const char *detail)
 {
+    size_t cap = sizeof res->message, n, m;
     memset(res, 0, sizeof *res);
     res->code = code;
-    snprintf(res->message, sizeof res->message, fmt, detail);
+    n = strnlen(prefix, cap - 1);
+    memcpy(res->message, prefix, n);
+    m = strnlen(detail, cap - 1 - n);
+    memcpy(res->message + n, detail, m);
+    res->message[n + m] = '\0';
 }
 
 /* The restored state keeps this cluster's membership map: delete the old
@@ -421,13 +427,13 @@ static void restore_commit(struct srv *s, const struct proto_restore *e, struct 
     char errmsg[REG_ERRMSG_SIZE];
     struct st_state *fresh = NULL;
     if (s->asm_total != e->total || s->asm_len != e->total) {
-        set_result(res, REG_FAILED_PRECONDITION, "restore commit: %s",
+        set_result(res, REG_FAILED_PRECONDITION, "restore commit: ",
                    "chunks incomplete; restore discarded");
         goto out;
     }
     proto_snapfile_checksum(s->asm_buf, s->asm_len, sum);
     if (sodium_memcmp(sum, e->checksum, sizeof sum) != 0) {
-        set_result(res, REG_MALFORMED, "restore commit: %s", "checksum mismatch; discarded");
+        set_result(res, REG_MALFORMED, "restore commit: ", "checksum mismatch; discarded");
         goto out;
     }
     int rv = st_snapshot_decode(s->asm_buf, s->asm_len, &fresh, errmsg);
@@ -436,13 +442,13 @@ static void restore_commit(struct srv *s, const struct proto_restore *e, struct 
         abort();
     }
     if (rv != REG_OK) {
-        set_result(res, REG_MALFORMED, "restore commit: %s", errmsg);
+        set_result(res, REG_MALFORMED, "restore commit: ", errmsg);
         goto out;
     }
     keep_members(s, fresh);
     st_free(s->state);
     s->state = fresh;
-    set_result(res, REG_OK, "%s", "");
+    set_result(res, REG_OK, "", "");
     srv_log(SRV_LOG_INFO, "restore_committed", "payload_bytes=%zu", s->asm_len);
 out:
     srv__restore_reset(s);
@@ -453,7 +459,7 @@ void srv__restore_apply(struct srv *s, const void *buf, size_t len, struct st_re
     struct proto_restore e;
     char errmsg[REG_ERRMSG_SIZE];
     if (proto_log_restore_decode(buf, len, &e, errmsg) != REG_OK) {
-        set_result(res, REG_MALFORMED, "%s", errmsg);
+        set_result(res, REG_MALFORMED, "", errmsg);
         return;
     }
     if (e.kind == PROTO_LOG_KIND_RESTORE_COMMIT) {
@@ -465,7 +471,7 @@ void srv__restore_apply(struct srv *s, const void *buf, size_t len, struct st_re
         s->asm_total = e.total;
     }
     if (e.offset != s->asm_len || e.total != s->asm_total) {
-        set_result(res, REG_FAILED_PRECONDITION, "restore chunk: %s",
+        set_result(res, REG_FAILED_PRECONDITION, "restore chunk: ",
                    "out of order; waiting for a chunk at offset 0");
         srv__restore_reset(s);
         return;
@@ -482,5 +488,5 @@ void srv__restore_apply(struct srv *s, const void *buf, size_t len, struct st_re
         memcpy(s->asm_buf + s->asm_len, e.data, e.len);
     }
     s->asm_len += e.len;
-    set_result(res, REG_OK, "%s", "");
+    set_result(res, REG_OK, "", "");
 }
