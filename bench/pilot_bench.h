@@ -39,6 +39,9 @@ struct pb_config {
     char admin_token[CL_ADMIN_TOKEN_MAX + 1];        /* "" if none given */
     unsigned clients[PB_MAX_POINTS];
     size_t n_clients;
+    unsigned rates[PB_MAX_POINTS]; /* fixed-rate points, writes/s */
+    size_t n_rates;
+    unsigned rate_clients;         /* senders of a fixed-rate point */
     unsigned seconds;              /* per point, 1..PB_MAX_SECONDS */
     unsigned kick_trials;          /* kick-deny trials per mode */
     unsigned kick_load;            /* writers running during the loaded kick run */
@@ -158,6 +161,12 @@ enum pb_kind { PB_K_WRITES, PB_K_RESOLVE };
 /* One closed-loop point: pairs [0, n) against target for cfg->seconds. */
 int pb_point(const struct pb_config *cfg, struct pb_pair *p, unsigned n, enum pb_kind kind,
              enum pb_target target, char errmsg[static REG_ERRMSG_SIZE]);
+
+/* B10: writes to the leader at a fixed rate (open loop, n senders) for
+ * cfg->seconds; latency counts from each send's due time. The line says
+ * whether the rate was held and the slowest answer stayed under 0.5 s. */
+int pb_rate_point(const struct pb_config *cfg, struct pb_pair *p, unsigned n, unsigned rate,
+                  char errmsg[static REG_ERRMSG_SIZE]);
 
 /* Background writers (kick under load): start on pairs [0, n), stop later. */
 struct pb_bg;

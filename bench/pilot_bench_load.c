@@ -1,11 +1,13 @@
-/* pilot-bench: timed closed-loop points (B1 writes, B2 resolves) and the
- * background writers of the loaded kick-to-deny run (see pilot_bench.h).
+/* pilot-bench: timed closed-loop points (B1 writes, B2 resolves), fixed-rate
+ * writes (B10) and the background writers of the loaded kick-to-deny run
+ * (see pilot_bench.h).
  * Closed loop: each thread sends its next request as soon as the previous
  * one is answered, so throughput and latency are measured together. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "pilot_bench.h"
 
@@ -149,6 +151,92 @@ int pb_point(const struct pb_config *cfg, struct pb_pair *p, unsigned n, enum pb
     snprintf(extra, sizeof extra, "%s%s%s", cpu_text, all.errs > 0 ? " last_err=" : "",
              all.errs > 0 ? reg_err_name(all.last_err) : "");
     pb_print(cfg, label, &s, extra[0] ? extra : NULL);
+    pb_keep(label, &s);
+out:
+    pb_lat_free(&all);
+    return rv;
+}
+
+/* ---- fixed-rate writes (B10) ------------------------------------------------ */
+
+struct rate_arg {
+    uint64_t start_us, end_us;
+    double interval_us;
+    atomic_uint_fast64_t next;     /* index of the next scheduled send */
+};
+
+/* Open loop: send k is due at start + k * interval whoever is free takes
+ * it, and its latency counts from when it was due, so a server that falls
+ * behind shows up as latency instead of silently lowering the rate. */
+static int rate_fn(struct pb_pair *p, void *arg)
+{
+    struct rate_arg *a = arg;
+    for (;;) {
+        uint64_t k = atomic_fetch_add(&a->next, 1);
+        uint64_t due = a->start_us + (uint64_t)((double)k * a->interval_us);
+        uint64_t now = pb_now_us();
+        int rv;
+        if (due >= a->end_us) {
+            break;
+        }
+        if (due > now) {
+            struct timespec ts = {(time_t)((due - now) / 1000000u),
+                                  (long)((due - now) % 1000000u) * 1000L};
+            nanosleep(&ts, NULL);
+        }
+        rv = pb_pair_write(p);
+        if (rv == REG_OK) {
+            pb_lat_add(&p->lat, pb_now_us() - due);
+        } else {
+            pb_lat_err(&p->lat, rv);
+        }
+    }
+    return REG_OK;
+}
+
+int pb_rate_point(const struct pb_config *cfg, struct pb_pair *p, unsigned n, unsigned rate,
+                  char errmsg[static REG_ERRMSG_SIZE])
+{
+    struct rate_arg a;
+    struct pb_lat all;
+    struct pb_summary s;
+    struct pb_cpu cpu;
+    char label[64], extra[320], cpu_text[160];
+    uint64_t t_end;
+    bool held, slowest_ok;
+    int rv;
+    memset(&all, 0, sizeof all);
+    rv = bind_target(cfg, p, n, PB_T_LEADER, errmsg);
+    if (rv != REG_OK) {
+        goto out;
+    }
+    memset(&a, 0, sizeof a);
+    a.start_us = pb_now_us() + 50000u + 200u * n;
+    a.end_us = a.start_us + (uint64_t)cfg->seconds * 1000000u;
+    a.interval_us = 1e6 / (double)rate;
+    atomic_init(&a.next, 0);
+    pb_cpu_begin(cfg, &cpu);
+    rv = pb_parallel(p, n, rate_fn, &a);
+    t_end = pb_now_us();
+    if (rv == REG_OK) {
+        rv = collect(p, n, &all);
+    }
+    if (rv != REG_OK) {
+        reg_errmsgf(errmsg, "running the fixed-rate point: %s", reg_err_name(rv));
+        goto out;
+    }
+    snprintf(label, sizeof label, "rate.writes.r%u", rate);
+    /* Over the real duration: a server that falls behind stretches it. */
+    pb_summarize(&all, (double)(t_end - a.start_us) / 1e6, &s);
+    pb_cpu_end(cfg, &cpu, s.ops, cpu_text, sizeof cpu_text);
+    /* Held: every scheduled write answered OK, the backlog at the end of
+     * the window drained within 0.5 s. */
+    held = s.errs == 0 && t_end <= a.end_us + 500000u &&
+           s.ops >= (uint64_t)((double)(a.end_us - a.start_us) / a.interval_us);
+    slowest_ok = s.max_ms < 500.0;
+    snprintf(extra, sizeof extra, "target_per_s=%u held=%s slowest_under_500ms=%s %s", rate,
+             held ? "yes" : "no", slowest_ok ? "yes" : "no", cpu_text);
+    pb_print(cfg, label, &s, extra);
     pb_keep(label, &s);
 out:
     pb_lat_free(&all);

@@ -2,8 +2,9 @@
  * issue's targets (see pilot_bench.h and docs/benchmarks.md; ratios to etcd
  * are bench/compare-bench's job).
  *
- * usage: pilot-bench (writes|resolve|kick-deny|failover|all) --endpoints H:P,H:P,H:P
+ * usage: pilot-bench (writes|resolve|kick-deny|failover|rate|all) --endpoints H:P,H:P,H:P
  *        [--clients 1,16,64,256] [--seconds 5] [--admin-token-file F]
+ *        [--rates 150,1000,8000] [--rate-clients 64]
  *        [--kick-trials 200] [--kick-load 16] [--failover-trials 7]
  *        [--pid-dir DIR --restart-cmd CMD] [--tag TEXT]
  * Exit status: 0 all points ran, 1 a point failed, 2 bad usage. */
@@ -19,8 +20,10 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: pilot-bench (writes|resolve|kick-deny|failover|all) --endpoints H:P,...\n"
+            "usage: pilot-bench (writes|resolve|kick-deny|failover|rate|all) --endpoints H:P,...\n"
             "  --clients LIST          concurrencies (default 1,16,64,256)\n"
+            "  --rates LIST            fixed-rate points, writes/s (default 150,1000,8000)\n"
+            "  --rate-clients N        senders of a fixed-rate point (default 64)\n"
             "  --seconds N             per point, 1..%d (default 5)\n"
             "  --admin-token-file F    for cluster_status (leader discovery)\n"
             "  --kick-trials N         kicks per kick-deny mode (default 200)\n"
@@ -45,20 +48,21 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
     return rv;
 }
 
-static int parse_clients(const char *s, struct pb_config *cfg)
+/* "a,b,c" of integers in [lo, hi] into out[0..PB_MAX_POINTS). */
+static int parse_list(const char *s, unsigned lo, unsigned hi, unsigned *out, size_t *n)
 {
     char item[16];
     size_t len = 0;
     int rv = REG_OK;
-    cfg->n_clients = 0;
+    *n = 0;
     /* Strict: "1,16" yes; "", ",1", "1,,2" and "1," are refused. */
     for (const char *c = s; rv == REG_OK; c++) {
         if (*c == ',' || *c == '\0') {
             item[len] = '\0';
-            if (len == 0 || cfg->n_clients == PB_MAX_POINTS) {
+            if (len == 0 || *n == PB_MAX_POINTS) {
                 rv = REG_INVALID_ARGUMENT;
             } else {
-                rv = parse_uint(item, 1, PB_MAX_CLIENTS, &cfg->clients[cfg->n_clients++]);
+                rv = parse_uint(item, lo, hi, &out[(*n)++]);
             }
             len = 0;
             if (*c == '\0') {
@@ -126,7 +130,9 @@ static void print_targets(const struct pb_config *cfg)
     }
 }
 
-enum sub { SUB_WRITES = 1, SUB_RESOLVE = 2, SUB_KICK = 4, SUB_FAILOVER = 8, SUB_ALL = 15 };
+enum sub {
+    SUB_WRITES = 1, SUB_RESOLVE = 2, SUB_KICK = 4, SUB_FAILOVER = 8, SUB_RATE = 16, SUB_ALL = 31
+};
 
 static int run(const struct pb_config *cfg, unsigned subs, char errmsg[static REG_ERRMSG_SIZE])
 {
@@ -137,6 +143,9 @@ static int run(const struct pb_config *cfg, unsigned subs, char errmsg[static RE
     int rv;
     for (size_t i = 0; i < cfg->n_clients; i++) {
         n_pairs = cfg->clients[i] > n_pairs ? cfg->clients[i] : n_pairs;
+    }
+    if (subs & SUB_RATE) {
+        n_pairs = cfg->rate_clients > n_pairs ? cfg->rate_clients : n_pairs;
     }
     pairs = reg_calloc(n_pairs, sizeof *pairs);
     if (pairs == NULL) {
@@ -149,6 +158,9 @@ static int run(const struct pb_config *cfg, unsigned subs, char errmsg[static RE
         for (size_t i = 0; i < cfg->n_clients && rv == REG_OK; i++) {
             rv = pb_point(cfg, pairs, cfg->clients[i], PB_K_WRITES, wt[k], errmsg);
         }
+    }
+    for (size_t i = 0; i < cfg->n_rates && rv == REG_OK && (subs & SUB_RATE); i++) {
+        rv = pb_rate_point(cfg, pairs, cfg->rate_clients, cfg->rates[i], errmsg);
     }
     for (size_t k = 0; k < 3 && rv == REG_OK && (subs & SUB_RESOLVE); k++) {
         for (size_t i = 0; i < cfg->n_clients && rv == REG_OK; i++) {
@@ -179,7 +191,7 @@ static int parse_sub(const char *s, unsigned *subs)
         const char *name;
         unsigned bits;
     } t[] = {{"writes", SUB_WRITES}, {"resolve", SUB_RESOLVE}, {"kick-deny", SUB_KICK},
-             {"failover", SUB_FAILOVER}, {"all", SUB_ALL}};
+             {"failover", SUB_FAILOVER}, {"rate", SUB_RATE}, {"all", SUB_ALL}};
     int rv = REG_INVALID_ARGUMENT;
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         if (strcmp(s, t[i].name) == 0) {
@@ -196,7 +208,8 @@ static int parse_args(int argc, char **argv, struct pb_config *cfg, unsigned *su
     const char *endpoints = NULL;
     int rv = argc >= 2 ? parse_sub(argv[1], subs) : REG_INVALID_ARGUMENT;
     if (rv != REG_OK) {
-        reg_errmsgf(errmsg, "first argument must be writes, resolve, kick-deny, failover or all");
+        reg_errmsgf(errmsg, "first argument must be writes, resolve, kick-deny, failover, rate "
+                            "or all");
     }
     for (int i = 2; i < argc && rv == REG_OK; i += 2) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -206,7 +219,11 @@ static int parse_args(int argc, char **argv, struct pb_config *cfg, unsigned *su
         } else if (strcmp(k, "--endpoints") == 0) {
             endpoints = v;
         } else if (strcmp(k, "--clients") == 0) {
-            rv = parse_clients(v, cfg);
+            rv = parse_list(v, 1, PB_MAX_CLIENTS, cfg->clients, &cfg->n_clients);
+        } else if (strcmp(k, "--rates") == 0) {
+            rv = parse_list(v, 1, 1000000, cfg->rates, &cfg->n_rates);
+        } else if (strcmp(k, "--rate-clients") == 0) {
+            rv = parse_uint(v, 1, PB_MAX_CLIENTS, &cfg->rate_clients);
         } else if (strcmp(k, "--seconds") == 0) {
             rv = parse_uint(v, 1, PB_MAX_SECONDS, &cfg->seconds);
         } else if (strcmp(k, "--admin-token-file") == 0) {
@@ -269,6 +286,11 @@ int main(int argc, char **argv)
     cfg.clients[3] = 256;
     cfg.n_clients = 4;
     cfg.seconds = 5;
+    cfg.rates[0] = 150;
+    cfg.rates[1] = 1000;
+    cfg.rates[2] = 8000;
+    cfg.n_rates = 3;
+    cfg.rate_clients = 64;
     cfg.kick_trials = 200;
     cfg.kick_load = 16;
     cfg.failover_trials = 7;
