@@ -137,6 +137,24 @@ static int walk(const uint8_t *p, size_t avail, size_t *used, const char **why)
             continue;
         }
         todo[depth]--;
+        /* Fast path for the one-byte headers that make up most messages
+         * (small ints, nil/bools, short strings, small maps and arrays);
+         * the same checks as below, without the general header decode. */
+        if (off < avail) {
+            uint8_t b = p[off];
+            if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+                off++;
+                continue;
+            }
+            if (b >= 0xa0 && b <= 0xbf) {
+                if ((size_t)(b & 0x1f) > avail - off - 1) {
+                    *why = "truncated";
+                    return -1;
+                }
+                off += 1 + (size_t)(b & 0x1f);
+                continue;
+            }
+        }
         if (read_hdr(p + off, avail - off, &h) != 0) {
             *why = off == avail ? "truncated" : "invalid msgpack";
             return -1;
@@ -190,21 +208,30 @@ static size_t skip(const uint8_t *p, size_t avail)
 
 /* One pass over a validated map: where each key starts. Lookups then cost
  * a key comparison per pair instead of a walk of every value before the
- * key (which made decoding a command quadratic in its field count). */
-static void index_map(struct proto_val *v, size_t hlen)
+ * key (which made decoding a command quadratic in its field count).
+ * v->len may be an upper bound (the bytes left around the map); the map's
+ * own length is returned, and v->len is set to it. */
+static size_t index_map(struct proto_val *v, size_t hlen)
 {
     const uint8_t *q = v->p + hlen;
     const uint8_t *end = v->p + v->len;
+    bool fits = v->n > 0 && v->n <= PROTO_MAP_INDEX_MAX;
     v->n_idx = 0;
-    if (v->n == 0 || v->n > PROTO_MAP_INDEX_MAX || v->len > UINT16_MAX) {
-        return;
-    }
     for (uint32_t i = 0; i < v->n; i++) {
-        v->idx[i] = (uint16_t)(q - v->p);
+        if (fits && (size_t)(q - v->p) > UINT16_MAX) {
+            fits = false;
+        }
+        if (fits) {
+            v->idx[i] = (uint16_t)(q - v->p);
+        }
         q += skip(q, (size_t)(end - q));
         q += skip(q, (size_t)(end - q));
     }
-    v->n_idx = (uint8_t)v->n;
+    if (fits) {
+        v->n_idx = (uint8_t)v->n;
+    }
+    v->len = (size_t)(q - v->p);
+    return v->len;
 }
 
 static void val_from(struct proto_val *v, const uint8_t *p, size_t len)
@@ -557,8 +584,16 @@ bool proto_iter_next(struct proto_iter *it, struct proto_val *v)
         return false;
     }
     size_t avail = (size_t)(a->p + a->len - it->p);
-    size_t len = skip(it->p, avail);
-    val_from(v, it->p, len);
+    size_t len;
+    if (it->p[0] >= 0x80 && it->p[0] <= 0x8f) {
+        /* A small map: indexing it measures it too, one walk instead of
+         * two (the elements of a log entry's ops are such maps). */
+        val_from(v, it->p, avail);
+        len = v->len;
+    } else {
+        len = skip(it->p, avail);
+        val_from(v, it->p, len);
+    }
     /* "[i]" by hand: snprintf was a visible share of decoding a batch. */
     char idx[16], digits[12];
     size_t nd = 0, k = 0;
