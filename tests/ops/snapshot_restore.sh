@@ -39,6 +39,12 @@ ctl --json cluster snapshot inspect "$OPS_TMP/bad.snap"
 [ "$RC" -ne 0 ] || fail "corrupted snapshot accepted"
 grep -q checksum "$OPS_TMP/ctl.err" || fail "corruption not reported as a checksum error: $(cat "$OPS_TMP/ctl.err")"
 
+# pilot-registry refuses to start from a corrupted backup, with the reason.
+"$PILOT_REGISTRY_BIN" --id 1 --data-dir "$OPS_TMP/refused" --listen "127.0.0.1:$((base + 7))" \
+  --raft "127.0.0.1:$((base + 107))" --cluster-key-file "$a/cluster.key" --bootstrap \
+  --restore "$OPS_TMP/bad.snap" > "$OPS_TMP/refused.log" 2>&1 && fail "started from a corrupted backup"
+grep -q 'checksum' "$OPS_TMP/refused.log" || fail "refusal does not name the checksum: $(cat "$OPS_TMP/refused.log")"
+
 # Restore into a new cluster on the same addresses (the old one is gone).
 "$PILOT_ROOT/deploy/down" --dir "$a" >/dev/null 2>&1 || fail "deploy/down old"
 b=$OPS_TMP/new
