@@ -25,6 +25,7 @@
 #define AGENT__SYN_TRIES 10
 #define AGENT__DATA_TRIES 25
 #define AGENT__SEND_QUEUE_MAX (1u << 20)
+#define AGENT__IDLE_MS (5u * 60u * 1000u) /* a silent connection is dropped */
 #define AGENT__RECHECK_MS 5000          /* backstop re-check of open connections */
 #define AGENT__MIRROR_MS 10000          /* trust.json refresh */
 
@@ -102,7 +103,7 @@ struct agent__conn {
     uint32_t rcv_next;
     bool fin_sent, fin_rcvd;
     unsigned tries;
-    uint64_t last_tx;
+    uint64_t last_tx, last_rx;
     bool checking;                      /* a re-check is in flight */
     bool check_again;                   /* asked for while one was in flight */
     struct agent__session *sess;        /* owner on this side, NULL once gone */

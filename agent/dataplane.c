@@ -242,6 +242,7 @@ static void conn_input(struct agent__conn *c, const struct agent_pkt *p)
 {
     struct agent__d *d = c->d;
     struct agent__listener *l;
+    c->last_rx = agent__now(d);
     switch (p->type) {
     case AGENT_PKT_SYNACK:
         if (c->initiator && c->state == AGENT__SYN_SENT) {
@@ -342,6 +343,7 @@ void agent__dp_admit(struct agent__d *d, uint8_t *buf, size_t len,
     c->id = p.conn;
     c->port = p.port;
     c->state = AGENT__OPEN;
+    c->last_rx = agent__now(d);
     c->sess = l->sess;
     c->addr = *from;
     memcpy(c->key, peer->pair, AGENT_KEY_LEN);
@@ -436,6 +438,7 @@ struct agent__conn *agent__dp_connect(struct agent__d *d, const struct agent__ca
     c->port = port;
     c->initiator = true;
     c->state = AGENT__SYN_SENT;
+    c->last_rx = agent__now(d);
     c->sess = sess;
     memcpy(c->key, pp->pair, AGENT_KEY_LEN);
     c->next = d->conns;
@@ -451,6 +454,10 @@ static void tick_cb(uv_timer_t *t)
     struct agent__conn *c = d->conns, *next;
     for (; c != NULL; c = next) {
         next = c->next;
+        if (c->state == AGENT__OPEN && now - c->last_rx > AGENT__IDLE_MS) {
+            agent__conn_drop(c, "idle");
+            continue;
+        }
         if (now - c->last_tx < AGENT__RTO_MS) {
             continue;
         }
