@@ -144,6 +144,13 @@ struct glue_config
     uint64_t critical_free_bytes; /* below: fail-stop; default 1 x segment */
     unsigned statfs_interval_ms;  /* free-space check period, default 1000 */
 
+    /* Dead-leader fast path (failover.c): a follower that hears nothing
+     * from its leader for 2 heartbeats probes the leader's raft address; a
+     * refused connection (the process is gone) makes it forget the leader
+     * and hold an election within about a heartbeat instead of after the
+     * [T, 2T] timer. Timeouts and slowness never trigger it. false = on. */
+    bool no_fast_failover;
+
     /* Structured log sink (raft's tracer and glue events). NULL = silent. */
     void (*log)(void *data, int level, const char *msg);
     void *log_data;
@@ -298,6 +305,9 @@ struct glue_status
     uint64_t commit_latency_ms_max;
     uint64_t commit_latency_ms_sum;  /* / entries_done = mean */
     uint64_t entries_done;
+    uint64_t leader_probes;          /* dead-leader probes started */
+    uint64_t leader_probes_refused;  /* ... that found nothing listening */
+    uint64_t fast_elections;         /* refusals acted on (leader forgotten) */
 };
 
 void glue_status(struct glue *g, struct glue_status *st);
@@ -322,6 +332,13 @@ struct glue *glue_fixture_new(const struct glue_config *cfg, const struct glue_a
 struct raft_fsm *glue_fixture_fsm(struct glue *g);
 void glue_fixture_attach(struct glue *g, struct raft *r);
 void glue_fixture_monitor(struct glue *g);
+/* The dead-leader probe (see glue_config.no_fast_failover) has no sockets
+ * in the fixture: `probe` answers it at once with a GLUE_PROBE_* result for
+ * the leader `id` at `address` ("<id>" in the fixture). NULL = no probes. */
+enum glue_probe_result { GLUE_PROBE_ALIVE = 0, GLUE_PROBE_REFUSED, GLUE_PROBE_INCONCLUSIVE };
+void glue_fixture_set_probe(struct glue *g,
+                            int (*probe)(void *data, uint64_t id, const char *address),
+                            void *data);
 /* Fails every queued or pending request with REG_UNAVAILABLE, then frees. */
 void glue_fixture_free(struct glue *g);
 

@@ -73,6 +73,24 @@ struct glue__change
     struct glue__change *next;
 };
 
+/* The dead-leader fast path (failover.c). */
+struct glue__fo
+{
+    bool probe_busy;         /* a probe is waiting for its answer */
+    bool tcp_open;           /* the probe socket is open or closing */
+    bool timer_open;
+    uint64_t probe_id;       /* the leader being probed */
+    uint64_t last_probe_ms;
+    uint64_t window_end_ms;  /* fast elections until then; 0 = none */
+    uint64_t rng;
+    uv_tcp_t tcp;
+    uv_connect_t connect;
+    uv_timer_t timer;        /* probe deadline */
+    int (*probe_fn)(void *data, uint64_t id, const char *address); /* fixture */
+    void *probe_data;
+    uint64_t n_probes, n_refused, n_alive, n_inconclusive, n_fast;
+};
+
 enum glue__phase {
     GLUE__INIT = 0,    /* glue_init done, not started */
     GLUE__RUNNING,
@@ -148,6 +166,8 @@ struct glue
     glue_change_cb transfer_cb;
     void *transfer_data;
 
+    struct glue__fo fo;
+
     /* disk space watchdog */
     bool low_space;
 
@@ -191,6 +211,11 @@ void glue__monitor(struct glue *g);
 void glue__fatal(struct glue *g, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int glue__watchdog_start(struct glue *g);
+
+/* failover.c */
+int glue__failover_start(struct glue *g);
+void glue__failover_tick(struct glue *g);
+void glue__failover_close(struct glue *g);
 
 /* member.c */
 void glue__changes_kick(struct glue *g);

@@ -152,6 +152,7 @@ void glue__monitor(struct glue *g)
     }
     g->last_state = state;
     update_hint(g);
+    glue__failover_tick(g);
     if (state == RAFT_LEADER && !g->ready && !g->shutting_down) {
         submit_init_barrier(g);
     }
@@ -239,5 +240,5 @@ int glue__watchdog_start(struct glue *g)
     g->statfs_timer.data = g;
     g->open_handles++;
     uv_timer_start(&g->statfs_timer, statfs_timer_cb, 0, g->cfg.statfs_interval_ms);
-    return 0;
+    return glue__failover_start(g);
 }

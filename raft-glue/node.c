@@ -528,6 +528,7 @@ void glue__maybe_finish_close(struct glue *g)
         if (!uv_is_closing((uv_handle_t *)&g->statfs_timer)) {
             uv_close((uv_handle_t *)&g->statfs_timer, handle_closed_cb);
         }
+        glue__failover_close(g);
         return;
     }
     cb = g->shutdown_cb;

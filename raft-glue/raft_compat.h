@@ -69,4 +69,81 @@ static inline unsigned glue__c_voters(const struct raft *r)
     return n;
 }
 
+
+/* ---- Dead-leader fast path (failover.c) -------------------------------- *
+ * raft 0.15 keeps two volatile follower facts that decide how fast the
+ * survivors of a dead leader elect a successor: the leader it believes in
+ * (recv_request_vote.c refuses every vote and pre-vote while it is set) and
+ * the election timer (election_timer_start + a randomised timeout in
+ * [T, 2T], the first field of both follower_state and candidate_state).
+ * Neither is persisted and neither takes part in Raft's safety argument
+ * (failover.c explains why); the helpers below are the only writers. */
+
+/* Milliseconds since the election timer was last reset; on a follower that
+ * is since the last AppendEntries/InstallSnapshot (or granted vote). */
+static inline raft_time glue__c_timer_age(const struct raft *r, raft_time now)
+{
+    return now > r->election_timer_start ? now - r->election_timer_start : 0;
+}
+
+/* Follower only: forget the leader, as raft itself does on a state change
+ * (convert.c convertClearFollower), so this node grants (pre-)votes again.
+ * The next AppendEntries from a live leader sets it back (recv.c). */
+static inline void glue__c_forget_leader(struct raft *r)
+{
+    if (r->state != RAFT_FOLLOWER) {
+        return;
+    }
+    r->follower_state.current_leader.id = 0;
+    if (r->follower_state.current_leader.address != NULL) {
+        raft_free(r->follower_state.current_leader.address);
+    }
+    r->follower_state.current_leader.address = NULL;
+}
+
+/* Follower or candidate: the randomised timeout of the running timer. */
+static inline unsigned glue__c_timer_timeout(const struct raft *r)
+{
+    if (r->state == RAFT_FOLLOWER) {
+        return r->follower_state.randomized_election_timeout;
+    }
+    return r->state == RAFT_CANDIDATE ? r->candidate_state.randomized_election_timeout : 0;
+}
+
+/* Follower or candidate: milliseconds until the election timer fires (it is
+ * checked at raft's next tick); 0 in any other state. */
+static inline raft_time glue__c_timer_remaining(const struct raft *r, raft_time now)
+{
+    raft_time timeout = glue__c_timer_timeout(r);
+    raft_time age = glue__c_timer_age(r, now);
+
+    return age >= timeout ? 0 : timeout - age;
+}
+
+/* Follower or candidate: make the election timer fire `in_ms` from now if it
+ * would fire later; never postpones it. Moves the timer's start back rather
+ * than shrinking the randomised timeout, so the next AppendEntries (which
+ * resets only the start) restores the full timeout by itself. Only while the
+ * clock is younger than the timeout (the fixture's virtual clock starts at
+ * 0) the start cannot move back far enough; then the timeout itself is
+ * shortened, until raft draws a new one at the next state change. */
+static inline void glue__c_fire_timer_in(struct raft *r, raft_time now, unsigned in_ms)
+{
+    raft_time timeout = glue__c_timer_timeout(r);
+
+    if (timeout == 0 || glue__c_timer_remaining(r, now) <= in_ms) {
+        return;
+    }
+    if (now + in_ms >= timeout) {
+        r->election_timer_start = now + in_ms - timeout;
+        return;
+    }
+    r->election_timer_start = 0;
+    if (r->state == RAFT_FOLLOWER) {
+        r->follower_state.randomized_election_timeout = (unsigned)(now + in_ms);
+    } else {
+        r->candidate_state.randomized_election_timeout = (unsigned)(now + in_ms);
+    }
+}
+
 #endif /* PILOT_GLUE_RAFT_COMPAT_H */

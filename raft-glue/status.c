@@ -85,4 +85,7 @@ void glue_status(struct glue *g, struct glue_status *st)
     st->commit_latency_ms_max = g->lat_max;
     st->commit_latency_ms_sum = g->lat_sum;
     st->entries_done = g->n_entries_done;
+    st->leader_probes = g->fo.n_probes;
+    st->leader_probes_refused = g->fo.n_refused;
+    st->fast_elections = g->fo.n_fast;
 }
