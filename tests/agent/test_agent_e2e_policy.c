@@ -1,6 +1,7 @@
 /* Agents against a three-node cluster: port policies and bilateral trust.
- *   - enterprise network with allowed_ports=80: port 80 is admitted, 1001
- *     is dropped in silence (datagram and connection request);
+ *   - enterprise network: a stream on port 1001 is torn down when
+ *     allowed_ports=80 is set; then port 80 is admitted and 1001 dropped in
+ *     silence (datagram and connection request);
  *   - trust (handshake + approve) allows every port without a network,
  *     and the receiving daemon mirrors it into trust.json;
  *   - after untrust returns, the next datagram is dropped and trust.json
@@ -62,11 +63,24 @@ static void test_port_policy(void **state)
     int l80, l1001, fd, cfd = -1;
     uint32_t net;
     (void)state;
+    struct agent_ipc_msg m;
+    uint8_t buf[4096];
+    int open1001 = -1;
     l80 = ag_listen(&b, 80, true);
     l1001 = ag_listen(&b, 1001, true);
     net = ag_net_create(&b, "prod", true);
     assert_int_equal(ag_net_join(&a, net), REG_OK);
+    /* No policy yet: 1001 is open, a stream on it is established. */
+    assert_int_equal(ag_send(&a, b.node, 1001, "before policy"), REG_OK);
+    assert_true(got_dgram(l1001, "before policy", 5000));
+    assert_int_equal(ag_connect(&a, b.node, 1001, &open1001), REG_OK);
+    /* The policy change returns: the 1001 stream is torn down. */
     assert_int_equal(ag_net_ports(&b, net, ports, 1), REG_OK);
+    do {
+        assert_int_equal(ag_event(open1001, 10000, &m, buf, sizeof buf), REG_OK);
+    } while (strcmp(m.ev, "close") != 0);
+    assert_string_equal(m.reason, "revoked");
+    close(open1001);
 
     assert_int_equal(ag_send(&a, b.node, 80, "to 80"), REG_OK);
     assert_true(got_dgram(l80, "to 80", 5000));
