@@ -5,7 +5,8 @@
  *   max(wall clock, last applied ts): a new leader whose clock is behind the
  *   old one's never makes time go backwards in the state (DESIGN.md §6).
  * apply: proto log entry -> st_apply per op -> a results array (scratch area
- *   reused by the next apply). Nothing here can fail the FSM
+ *   reused by the next apply). The leader skips decoding its own entries
+ *   (see "Own entries" below). Nothing here can fail the FSM
  *   (raft-0.15-notes §0 item 2): an entry that does not decode becomes a
  *   `malformed` result for every op, an op that does not decode a
  *   `malformed` result for that op.
@@ -17,6 +18,175 @@
 #include <string.h>
 
 #include "srv_internal.h"
+
+/* ---- Own entries -----------------------------------------------------------
+ * A leader used to decode every entry it had just encoded from commands it
+ * already held decoded (a tenth of its time under load). Now app_encode
+ * keeps a copy of each entry it makes together with its requests, and an
+ * apply whose bytes equal such a copy applies those commands directly.
+ *
+ * Why this is exactly what a follower does: a follower applies
+ * decode(bytes). The leader applies canonical(cmd) = cmd with the entry's
+ * ts and origin, for the same bytes = encode(cmd). The two are equal when
+ * decode(encode(cmd)) == cmd, which holds for commands the request decoder
+ * produced (the log and the wire share one args codec, and every field it
+ * yields encodes back to itself), with one exception: a tag that still
+ * starts with '#' after the decoder stripped one loses another one on the
+ * next decode. So only wire-decoded writes without such tags qualify;
+ * internal commands (liveness, cluster ops) and restores take the decoding
+ * path. Debug builds decode anyway and abort on any difference, which the
+ * whole test suite exercises. Matching on the bytes (not on the index)
+ * also covers leadership changes: an entry of another leader at that index
+ * has other bytes (its origin differs), and identical bytes mean identical
+ * effects. A copy is dropped when applied or as soon as one of its
+ * requests is freed (its callback ran: leadership lost, shutdown), so the
+ * commands it points to are always alive. */
+struct srv__own {
+    struct srv__own *next;
+    int64_t ts;
+    unsigned n;
+    size_t len;
+    uint8_t *bytes;             /* copy of the encoded entry */
+    struct srv__req *reqs[];    /* n, in entry order */
+};
+
+static void own_unlink_free(struct srv *s, struct srv__own *o)
+{
+    for (struct srv__own **pp = &s->own; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == o) {
+            *pp = o->next;
+            break;
+        }
+    }
+    for (unsigned i = 0; i < o->n; i++) {
+        o->reqs[i]->own = NULL;
+    }
+    reg_free(o);
+}
+
+void srv__own_forget(struct srv__req *r)
+{
+    if (r->own != NULL) {
+        own_unlink_free(r->srv, r->own);
+    }
+}
+
+static bool own_eligible(const struct srv__req *r)
+{
+    if (r->frame == NULL || r->done != NULL || r->restore != NULL || r->op == NULL ||
+        r->op->kind != PROTO_OP_WRITE || r->own != NULL) {
+        return false;
+    }
+    for (uint8_t i = 0; i < r->cmd.n_tags && i < ST_TAGS_MAX; i++) {
+        if (r->cmd.tags[i][0] == '#') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Remember an entry just encoded; without memory it is simply decoded. */
+static void own_remember(struct srv *s, void *const ops[], unsigned n, int64_t ts,
+                         const void *buf, size_t len)
+{
+    struct srv__own *o, **tail;
+    for (unsigned i = 0; i < n; i++) {
+        if (!own_eligible(ops[i])) {
+            return;
+        }
+    }
+    o = reg_malloc(sizeof *o + n * sizeof o->reqs[0] + len);
+    if (o == NULL) {
+        return;
+    }
+    o->next = NULL;
+    o->ts = ts;
+    o->n = n;
+    o->len = len;
+    o->bytes = (uint8_t *)&o->reqs[n];
+    memcpy(o->bytes, buf, len);
+    for (unsigned i = 0; i < n; i++) {
+        o->reqs[i] = ops[i];
+        o->reqs[i]->own = o;
+    }
+    /* Entries commit in the order they were proposed: append, so the
+     * next apply normally matches the head. */
+    for (tail = &s->own; *tail != NULL; tail = &(*tail)->next) {
+    }
+    *tail = o;
+}
+
+static struct srv__own *own_match(struct srv *s, const void *buf, size_t len)
+{
+    for (struct srv__own *o = s->own; o != NULL; o = o->next) {
+        if (o->len == len && memcmp(o->bytes, buf, len) == 0) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+/* The command a follower decodes from the entry for request i. */
+static void own_cmd(const struct srv *s, const struct srv__own *o, unsigned i,
+                    struct st_cmd *cmd)
+{
+    *cmd = o->reqs[i]->cmd;
+    cmd->ts_ms = o->ts;
+    cmd->origin = s->id;
+}
+
+#ifndef NDEBUG
+static bool same_cmd(const struct st_cmd *a, const struct st_cmd *b)
+{
+    struct st_cmd x = *a, y = *b;
+    if (a->n_online != b->n_online || (a->online == NULL) != (b->online == NULL) ||
+        (a->blueprint == NULL) != (b->blueprint == NULL)) {
+        return false;
+    }
+    if (a->online != NULL && a->n_online > 0 &&
+        memcmp(a->online, b->online, a->n_online * sizeof *a->online) != 0) {
+        return false;
+    }
+    if (a->blueprint != NULL) {
+        struct st_blueprint p = *a->blueprint, q = *b->blueprint;
+        if (p.n_roles != q.n_roles || (p.n_roles > 0 &&
+            memcmp(p.roles, q.roles, p.n_roles * sizeof *p.roles) != 0)) {
+            return false;
+        }
+        p.roles = q.roles = NULL;
+        if (memcmp(&p, &q, sizeof p) != 0) {
+            return false;
+        }
+    }
+    x.online = y.online = NULL;
+    x.blueprint = y.blueprint = NULL;
+    return memcmp(&x, &y, sizeof x) == 0;
+}
+
+/* Debug builds: the shortcut must give exactly what decoding gives. */
+static void own_check(const struct srv *s, const struct srv__own *o)
+{
+    struct proto_log_iter it;
+    struct proto_arena arena;
+    struct st_cmd mine, decoded;
+    char errmsg[REG_ERRMSG_SIZE];
+    proto_arena_init(&arena);
+    if (proto_log_open(o->bytes, o->len, &it, errmsg) != REG_OK || it.n_ops != o->n) {
+        srv_log(SRV_LOG_ERROR, "own_entry_mismatch", "decode=%s", errmsg);
+        abort();
+    }
+    for (unsigned i = 0; i < o->n; i++) {
+        own_cmd(s, o, i, &mine);
+        if (proto_log_next(&it, &decoded, &arena, errmsg) != REG_OK ||
+            !same_cmd(&mine, &decoded)) {
+            srv_log(SRV_LOG_ERROR, "own_entry_mismatch", "op=%u name=%s", i,
+                    st_cmd_name(mine.op));
+            abort();
+        }
+    }
+    proto_arena_free(&arena);
+}
+#endif
 
 static int app_encode(void *data, void *const ops[], unsigned n, uint64_t ts_ms,
                       glue_alloc_fn alloc, void **buf, size_t *len,
@@ -53,6 +223,9 @@ static int app_encode(void *data, void *const ops[], unsigned n, uint64_t ts_ms,
         ts = s->last_ts;
     }
     rv = proto_log_encode(cmds, n, ts, s->id, alloc, buf, len, errmsg);
+    if (rv == REG_OK) {
+        own_remember(s, ops, n, ts, *buf, *len);
+    }
     reg_free(cmds);
 out:
     return rv;
@@ -90,6 +263,7 @@ static const void *app_apply(void *data, uint64_t index, const void *buf, size_t
     struct proto_log_iter it;
     struct proto_arena arena;
     struct st_cmd cmd;
+    struct srv__own *own;
     char errmsg[REG_ERRMSG_SIZE];
     uint32_t i;
     const void *out;
@@ -98,6 +272,25 @@ static const void *app_apply(void *data, uint64_t index, const void *buf, size_t
     int rv;
 
     proto_arena_init(&arena);
+    own = s->own != NULL ? own_match(s, buf, len) : NULL;
+    if (own != NULL) {
+#ifndef NDEBUG
+        own_check(s, own);
+#endif
+        if (own->ts > s->last_ts) {
+            s->last_ts = own->ts;
+        }
+        results_reserve(s, own->n);
+        for (i = 0; i < own->n; i++) {
+            own_cmd(s, own, i, &cmd);
+            st_apply(s->state, &cmd, &s->results[i]);
+            srv__watch_applied(s, &cmd, &s->results[i], index);
+        }
+        s->n_results = own->n;
+        out = s->results;
+        own_unlink_free(s, own);
+        goto done;
+    }
     if (proto_log_kind(buf, len, &kind) == REG_OK && (kind == PROTO_LOG_KIND_RESTORE_CHUNK ||
                                                       kind == PROTO_LOG_KIND_RESTORE_COMMIT)) {
         results_reserve(s, 1);

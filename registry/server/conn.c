@@ -193,34 +193,79 @@ static void write_cb(uv_write_t *req, int status)
     srv__conn_unref(c);
 }
 
-void srv__conn_send(struct srv__conn *c, void *buf, size_t len)
+/* Write what the socket takes now when nothing is queued before it: on
+ * loopback almost every response leaves in this call, with no write
+ * request, no completion callback and no buffer kept. Returns the bytes
+ * written, or -1 after closing the connection on a write error. */
+static ssize_t conn_try_write(struct srv__conn *c, const void *buf, size_t len)
 {
-    struct wreq *w;
     uv_buf_t b;
-    if (c->phase == SRV__CLOSING) {
-        reg_free(buf);
-        return;
+    int n;
+    if (c->wq_bytes != 0) {
+        return 0;
     }
-    w = reg_malloc(sizeof *w);
+    b = uv_buf_init((char *)buf, (unsigned)len);
+    n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n == UV_EAGAIN) {
+        return 0;
+    }
+    if (n < 0) {
+        srv__conn_close(c, "write_error");
+        return -1;
+    }
+    return n;
+}
+
+/* Queue buf[off..len) behind what is queued; the connection owns buf. */
+static void conn_queue(struct srv__conn *c, void *buf, size_t off, size_t len)
+{
+    struct wreq *w = reg_malloc(sizeof *w);
+    uv_buf_t b;
     if (w == NULL) {
         reg_free(buf);
         srv__conn_close(c, "nomem");
         return;
     }
     w->conn = c;
-    w->len = len;
+    w->len = len - off;
     w->buf = buf;
     w->req.data = w;
-    b = uv_buf_init(buf, (unsigned)len);
+    b = uv_buf_init((char *)buf + off, (unsigned)(len - off));
     if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb) != 0) {
         reg_free(buf);
         reg_free(w);
         srv__conn_close(c, "write_error");
         return;
     }
-    c->wq_bytes += len;
+    c->wq_bytes += w->len;
     srv__conn_ref(c);
     conn_update_reading(c);
+}
+
+void srv__conn_send(struct srv__conn *c, void *buf, size_t len)
+{
+    ssize_t n = c->phase == SRV__CLOSING ? -1 : conn_try_write(c, buf, len);
+    if (n < 0 || (size_t)n == len) {
+        reg_free(buf);
+        return;
+    }
+    conn_queue(c, buf, (size_t)n, len);
+}
+
+void srv__conn_send_copy(struct srv__conn *c, const void *buf, size_t len)
+{
+    ssize_t n = c->phase == SRV__CLOSING ? -1 : conn_try_write(c, buf, len);
+    void *rest;
+    if (n < 0 || (size_t)n == len) {
+        return;
+    }
+    rest = reg_malloc(len - (size_t)n);
+    if (rest == NULL) {
+        srv__conn_close(c, "nomem");
+        return;
+    }
+    memcpy(rest, (const uint8_t *)buf + n, len - (size_t)n);
+    conn_queue(c, rest, 0, len - (size_t)n);
 }
 
 void srv__conn_send_msg(struct srv__conn *c, int (*enc)(struct proto_out *o, const void *arg),

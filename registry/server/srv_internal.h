@@ -49,6 +49,9 @@ struct srv__conn {
 };
 
 /* One client request, from decode to response. */
+/* An entry this leader encoded (app.c). */
+struct srv__own;
+
 struct srv__req {
     struct srv *srv;
     struct srv__conn *conn;         /* NULL for internal requests */
@@ -72,6 +75,8 @@ struct srv__req {
     uint64_t submit_ns;             /* uv_hrtime at glue_submit (commit latency) */
     /* Restore entries (backup.c): set instead of cmd; encoded alone. */
     const struct proto_restore *restore;
+    /* The entry this leader encoded it into, until applied (app.c). */
+    struct srv__own *own;
 };
 
 struct srv__snapcache;
@@ -97,6 +102,7 @@ struct srv {
     size_t results_cap;
     size_t n_results;               /* ops of the last applied entry */
     struct st_result entry_error;
+    struct srv__own *own;           /* own entries encoded, not applied yet */
 
     /* listener (conn.c) */
     uv_tcp_t listener;
@@ -165,12 +171,17 @@ void srv__state_hash_hex(struct srv *s, char out[static 2 * ST_HASH_LEN + 1]);
 
 /* app.c: the glue_app adapter. */
 void srv__app_init(struct srv *s, struct glue_app *app);
+/* A request is going away: its entry, if still pending, will be applied
+ * by decoding it (its cmd may no longer be read). */
+void srv__own_forget(struct srv__req *r);
 
 /* conn.c */
 int srv__listener_start(struct srv *s, char errmsg[static REG_ERRMSG_SIZE]);
 void srv__listener_stop(struct srv *s);
 /* Send one complete frame (buf reg_malloc'd, owned by the call from now). */
 void srv__conn_send(struct srv__conn *c, void *buf, size_t len);
+/* The same for a borrowed frame (copied only if the socket cannot take it all now). */
+void srv__conn_send_copy(struct srv__conn *c, const void *buf, size_t len);
 void srv__conn_close(struct srv__conn *c, const char *reason);
 void srv__conn_ref(struct srv__conn *c);
 void srv__conn_unref(struct srv__conn *c);
