@@ -111,7 +111,17 @@ static void test_watch(void **state)
     /* Baselines, then two parked polls on a follower. */
     yw = long_client(follower, sky);
     zw = long_client(follower, skz);
-    assert_int_equal(watch(yw, 0, &base, &changed), REG_OK);
+    /* A watch is answered from the follower's applied state, which may not
+     * hold y's registration yet (it learns commits with the next
+     * AppendEntries): retry the baseline for a bounded time. */
+    int brv = REG_NOT_FOUND;
+    for (int tries = 0; tries < 100 && brv == REG_NOT_FOUND; tries++) {
+        brv = watch(yw, 0, &base, &changed);
+        if (brv == REG_NOT_FOUND) {
+            it_sleep_ms(50);
+        }
+    }
+    assert_int_equal(brv, REG_OK);
     assert_false(changed);
     assert_true(base > 0);
     /* Let the follower apply up to the leader's index before parking. */
