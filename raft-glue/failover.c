@@ -13,8 +13,9 @@
  * Mechanism, run from the leader monitor on every loop iteration:
  *   1. A follower that has heard nothing from its leader for 2 heartbeat
  *      intervals (raft resets the election timer on every AppendEntries)
- *      probes the leader's raft address with a bare TCP connect, at most
- *      once per heartbeat interval.
+ *      probes the leader's raft address with a bare TCP connect, then again
+ *      at intervals doubling from one heartbeat up to T/2 while it stays
+ *      silent.
  *   2. Connection refused (RST: nothing listens there) is proof that the raft
  *      instance at that address is gone: the transport listens from
  *      raft_start to raft_close, and a restarted node comes back a follower.
@@ -60,12 +61,18 @@ static unsigned hb(const struct glue *g)
     return g->cfg.heartbeat_timeout_ms;
 }
 
-/* Deterministic per node (fixture runs must be reproducible) and different
- * between nodes, which is all the randomisation needs: survivors that
- * noticed at the same tick should not all fire at the same tick. */
+/* Different between nodes, which is all the randomisation needs: survivors
+ * that noticed at the same tick should not all fire at the same tick. Seeded
+ * from the id alone in the fixture (runs must be reproducible), also from
+ * the clock in production (a restarted node should not repeat itself). */
 static unsigned fo_random(struct glue *g, unsigned lo, unsigned hi)
 {
-    uint64_t x = g->fo.rng != 0 ? g->fo.rng : (g->id * 0x9E3779B97F4A7C15ull) | 1u;
+    uint64_t x = g->fo.rng;
+
+    if (x == 0) {
+        x = (g->id * 0x9E3779B97F4A7C15ull) ^ (g->fixture ? 0 : glue__wall_ms(g));
+        x |= 1u;
+    }
 
     x ^= x << 13;
     x ^= x >> 7;
@@ -91,12 +98,18 @@ static void probe_done(struct glue *g, uint64_t id, int result)
     unsigned delay;
 
     g->fo.probe_busy = false;
-    if (result == GLUE_PROBE_ALIVE) {
-        g->fo.n_alive++;
-        return;
-    }
     if (result != GLUE_PROBE_REFUSED) {
-        g->fo.n_inconclusive++;
+        /* A stalled or cut-off leader may stay silent for long: probe it
+         * less and less often (up to T/2 apart) until it is heard again. */
+        uint64_t gap = g->fo.probe_gap_ms > hb(g) ? g->fo.probe_gap_ms : hb(g);
+
+        g->fo.probe_gap_ms = gap < g->cfg.election_timeout_ms / 4 ? 2 * gap
+                                                                   : g->cfg.election_timeout_ms / 2;
+        if (result == GLUE_PROBE_ALIVE) {
+            g->fo.n_alive++;
+        } else {
+            g->fo.n_inconclusive++;
+        }
         return;
     }
     g->fo.n_refused++;
@@ -229,10 +242,14 @@ void glue__failover_tick(struct glue *g)
         }
         return;
     }
-    if (state != RAFT_FOLLOWER || id == 0 || id == g->id || addr == NULL ||
-        g->fo.probe_busy || g->fo.tcp_open ||
-        glue__c_timer_age(g->r, now) < 2ull * hb(g) ||
-        now - g->fo.last_probe_ms < hb(g)) {
+    if (state != RAFT_FOLLOWER || id == 0 || id == g->id || addr == NULL) {
+        return;
+    }
+    if (glue__c_timer_age(g->r, now) < 2ull * hb(g)) {
+        g->fo.probe_gap_ms = hb(g);
+        return;
+    }
+    if (g->fo.probe_busy || g->fo.tcp_open || now - g->fo.last_probe_ms < g->fo.probe_gap_ms) {
         return;
     }
     probe_start(g, id, addr, now);

@@ -81,6 +81,7 @@ struct glue__fo
     bool timer_open;
     uint64_t probe_id;       /* the leader being probed */
     uint64_t last_probe_ms;
+    uint64_t probe_gap_ms;   /* between probes of a silent leader */
     uint64_t window_end_ms;  /* fast elections until then; 0 = none */
     uint64_t rng;
     uv_tcp_t tcp;
