@@ -273,6 +273,10 @@ int glue_transfer(struct glue *g, uint64_t id, glue_change_cb cb, void *data);
 
 enum glue_state { GLUE_UNAVAILABLE = 0, GLUE_FOLLOWER, GLUE_CANDIDATE, GLUE_LEADER };
 enum glue_role { GLUE_ROLE_STANDBY = 0, GLUE_ROLE_VOTER = 1, GLUE_ROLE_SPARE = 2 };
+/* Stable lower-case names ("leader", "voter"...) for status output;
+ * "unavailable" / "none" for values outside the enums. */
+const char *glue_state_name(int state);
+const char *glue_role_name(int role);
 
 struct glue_server
 {

@@ -89,3 +89,31 @@ void glue_status(struct glue *g, struct glue_status *st)
     st->leader_probes_refused = g->fo.n_refused;
     st->fast_elections = g->fo.n_fast;
 }
+
+const char *glue_state_name(int state)
+{
+    switch (state) {
+    case GLUE_LEADER:
+        return "leader";
+    case GLUE_FOLLOWER:
+        return "follower";
+    case GLUE_CANDIDATE:
+        return "candidate";
+    default:
+        return "unavailable";
+    }
+}
+
+const char *glue_role_name(int role)
+{
+    switch (role) {
+    case GLUE_ROLE_VOTER:
+        return "voter";
+    case GLUE_ROLE_STANDBY:
+        return "standby";
+    case GLUE_ROLE_SPARE:
+        return "spare";
+    default:
+        return "none";
+    }
+}

@@ -47,34 +47,6 @@ static int self_role(struct srv *s)
 
 /* ---- cluster_status ------------------------------------------------------ */
 
-static const char *state_name(int st)
-{
-    switch (st) {
-    case GLUE_LEADER:
-        return "leader";
-    case GLUE_FOLLOWER:
-        return "follower";
-    case GLUE_CANDIDATE:
-        return "candidate";
-    default:
-        return "unavailable";
-    }
-}
-
-static const char *raft_role_name(int role)
-{
-    switch (role) {
-    case GLUE_ROLE_VOTER:
-        return "voter";
-    case GLUE_ROLE_STANDBY:
-        return "standby";
-    case GLUE_ROLE_SPARE:
-        return "spare";
-    default:
-        return "none";
-    }
-}
-
 static int status_result(struct proto_out *o, struct srv *s, struct srv__req *r, void *arg)
 {
     struct glue_status st;
@@ -98,9 +70,9 @@ static int status_result(struct proto_out *o, struct srv *s, struct srv__req *r,
     proto_put_str(o, "http_addr");
     proto_put_str(o, s->cfg.http);
     proto_put_str(o, "state");
-    proto_put_str(o, state_name(st.state));
+    proto_put_str(o, glue_state_name(st.state));
     proto_put_str(o, "role");
-    proto_put_str(o, raft_role_name(self_role(s)));
+    proto_put_str(o, glue_role_name(self_role(s)));
     proto_put_str(o, "term");
     proto_put_u64(o, st.term);
     proto_put_str(o, "commit_index");

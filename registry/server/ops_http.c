@@ -20,34 +20,6 @@
  * follower under write load is always a few entries behind. */
 #define SRV__READY_LAG 256
 
-static const char *state_name(int st)
-{
-    switch (st) {
-    case GLUE_LEADER:
-        return "leader";
-    case GLUE_FOLLOWER:
-        return "follower";
-    case GLUE_CANDIDATE:
-        return "candidate";
-    default:
-        return "unavailable";
-    }
-}
-
-static const char *role_name(int role)
-{
-    switch (role) {
-    case GLUE_ROLE_VOTER:
-        return "voter";
-    case GLUE_ROLE_STANDBY:
-        return "standby";
-    case GLUE_ROLE_SPARE:
-        return "spare";
-    default:
-        return "none";
-    }
-}
-
 bool srv__ready(struct srv *s, char *why, size_t why_len)
 {
     struct glue_status st;
@@ -63,7 +35,7 @@ bool srv__ready(struct srv *s, char *why, size_t why_len)
     if (st.failed) {
         snprintf(why, why_len, "failed");
     } else if (st.leader_id == 0) {
-        snprintf(why, why_len, "no leader (state %s, term %llu)", state_name(st.state),
+        snprintf(why, why_len, "no leader (state %s, term %llu)", glue_state_name(st.state),
                  (unsigned long long)st.term);
     } else if (st.state == GLUE_LEADER && !st.ready) {
         snprintf(why, why_len, "leader-init barrier not committed yet");
@@ -104,7 +76,7 @@ static json_t *members_json(struct srv *s)
         bool known = st_cluster_member_get(s->state, conf[i].id, &m) == REG_OK;
         json_array_append_new(
             arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "id", (json_int_t)conf[i].id,
-                           "name", known ? m.name : "", "role", role_name(conf[i].role),
+                           "name", known ? m.name : "", "role", glue_role_name(conf[i].role),
                            "raft_addr", conf[i].address, "client_addr",
                            known ? m.client_addr : "", "http_addr", known ? m.http_addr : ""));
     }
@@ -129,7 +101,7 @@ static void p_status(void *data, struct http_buf *out)
     bool ready = srv__ready(s, why, sizeof why);
     o = json_pack("{s:I, s:s, s:s, s:I, s:{s:I, s:s}, s:I, s:I, s:I, s:b, s:s, s:o, s:s, s:s, "
                   "s:b}",
-                  "id", (json_int_t)s->id, "name", s->cfg.name, "role", state_name(st.state),
+                  "id", (json_int_t)s->id, "name", s->cfg.name, "role", glue_state_name(st.state),
                   "term", (json_int_t)st.term, "leader", "id", (json_int_t)leader_id,
                   "client_addr", leader_addr, "commit_index", (json_int_t)st.commit_index,
                   "applied_index", (json_int_t)st.applied_index, "last_index",

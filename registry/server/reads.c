@@ -325,20 +325,6 @@ static int rd_whoami(struct srv *s, struct srv__req *r, uint32_t viewer, struct 
     return o->err;
 }
 
-static const char *role_name(int role)
-{
-    switch (role) {
-    case GLUE_ROLE_VOTER:
-        return "voter";
-    case GLUE_ROLE_STANDBY:
-        return "standby";
-    case GLUE_ROLE_SPARE:
-        return "spare";
-    default:
-        return "none";
-    }
-}
-
 /* The replicated members map joined with the raft configuration: a member
  * of either appears once, with role "none" if it is not in raft's
  * configuration (yet, or any more). */
@@ -371,7 +357,7 @@ static int rd_cluster_members(struct srv *s, struct srv__req *r, uint32_t viewer
         const char *role = "none";
         for (j = 0; j < nc; j++) {
             if (conf[j].id == mm[i].raft_id) {
-                role = role_name(conf[j].role);
+                role = glue_role_name(conf[j].role);
             }
         }
         proto_put_map(o, 6);
@@ -406,7 +392,7 @@ static int rd_cluster_members(struct srv *s, struct srv__req *r, uint32_t viewer
         proto_put_str(o, "http_addr");
         proto_put_str(o, "");
         proto_put_str(o, "role");
-        proto_put_str(o, role_name(conf[j].role));
+        proto_put_str(o, glue_role_name(conf[j].role));
     }
     rv = o->err;
     reg_free(mm);
