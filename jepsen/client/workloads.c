@@ -245,7 +245,9 @@ static void approve_op(struct jw_proc *p, struct conns *c, const char *key, unsi
     if (ag == NULL) {
         return;
     }
-    jw_op_invoke(p, c->owner, "approve", key, NULL, false, req_id);
+    /* No req_id: the owner's next seq is only used if the approve is sent,
+     * and a later write would reuse it. */
+    jw_op_invoke(p, c->owner, "approve", key, NULL, true, req_id);
     memset(&cmd, 0, sizeof cmd);
     cmd.op = ST_CMD_HANDSHAKE;
     cmd.node = run->owner.id;
@@ -282,7 +284,7 @@ static void approve_op(struct jw_proc *p, struct conns *c, const char *key, unsi
     memset(&rq, 0, sizeof rq);
     rq.op = st_cmd_name(cmd.op);
     rq.cmd = &cmd;
-    jw_op_call(p, c->owner, "approve", key, &rq, false, NULL, NULL, req_id, &res);
+    jw_op_call(p, c->owner, "approve", key, &rq, false, NULL, NULL, NULL, &res);
 }
 
 /* ---- registry ------------------------------------------------------------ */
