@@ -10,22 +10,80 @@
  * or REG_MALFORMED, which the FSM turns into a result, never a failure. */
 #include <string.h>
 
-#include "proto.h"
+#include "proto_internal.h"
 
-static void put_be(uint8_t *p, uint64_t v, int n)
+void proto__put_be(uint8_t *p, uint64_t v, int n)
 {
     for (int i = 0; i < n; i++) {
         p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
     }
 }
 
-static uint64_t get_be(const uint8_t *p, int n)
+uint64_t proto__get_be(const uint8_t *p, int n)
 {
     uint64_t v = 0;
     for (int i = 0; i < n; i++) {
         v = (v << 8) | p[i];
     }
     return v;
+}
+
+int proto__log_frame(uint16_t kind, const void *payload, size_t payload_len,
+                     proto_alloc_fn alloc, void **buf, size_t *len)
+{
+    size_t total = (PROTO_LOG_HDR + payload_len + 7) & ~(size_t)7;
+    uint8_t *b = alloc(total);
+    if (b == NULL) {
+        return REG_NOMEM;
+    }
+    memset(b, 0, total);
+    memcpy(b, PROTO_LOG_MAGIC, 4);
+    proto__put_be(b + 4, PROTO_LOG_VERSION, 2);
+    proto__put_be(b + 6, kind, 2);
+    proto__put_be(b + 8, payload_len, 4);
+    memcpy(b + PROTO_LOG_HDR, payload, payload_len);
+    *buf = b;
+    *len = total;
+    return REG_OK;
+}
+
+int proto__log_header(const void *buf, size_t len, uint16_t *kind, size_t *payload,
+                      char errmsg[static REG_ERRMSG_SIZE])
+{
+    const uint8_t *b = buf;
+    int rv = REG_MALFORMED;
+    if (b == NULL || len < PROTO_LOG_HDR || len % 8 != 0) {
+        reg_errmsgf(errmsg, "log entry: bad length %zu", len);
+        goto out;
+    }
+    if (memcmp(b, PROTO_LOG_MAGIC, 4) != 0) {
+        reg_errmsgf(errmsg, "log entry: bad magic");
+        goto out;
+    }
+    uint64_t version = proto__get_be(b + 4, 2), k = proto__get_be(b + 6, 2);
+    uint64_t n = proto__get_be(b + 8, 4), reserved = proto__get_be(b + 12, 4);
+    if (version != PROTO_LOG_VERSION || reserved != 0) {
+        reg_errmsgf(errmsg, "log entry: version %u kind %u reserved %u not supported",
+                    (unsigned)version, (unsigned)k, (unsigned)reserved);
+        goto out;
+    }
+    size_t body = len - PROTO_LOG_HDR;
+    if (n > body || body - n >= 8) {
+        reg_errmsgf(errmsg, "log entry: payload length %u does not match entry of %zu bytes",
+                    (unsigned)n, len);
+        goto out;
+    }
+    for (size_t i = PROTO_LOG_HDR + n; i < len; i++) {
+        if (b[i] != 0) {
+            reg_errmsgf(errmsg, "log entry: non-zero padding");
+            goto out;
+        }
+    }
+    *kind = (uint16_t)k;
+    *payload = (size_t)n;
+    rv = REG_OK;
+out:
+    return rv;
 }
 
 static void encode_payload(struct proto_out *o, const struct st_cmd *const *cmds, size_t n,
@@ -61,7 +119,6 @@ int proto_log_encode(const struct st_cmd *const *cmds, size_t n, int64_t ts_ms,
                      char errmsg[static REG_ERRMSG_SIZE])
 {
     struct proto_out o;
-    uint8_t *b = NULL;
     int rv = REG_INVALID_ARGUMENT;
     if (n == 0 || n > PROTO_LOG_OPS_MAX) {
         reg_errmsgf(errmsg, "log entry: %zu ops (1..%d)", n, PROTO_LOG_OPS_MAX);
@@ -89,22 +146,12 @@ int proto_log_encode(const struct st_cmd *const *cmds, size_t n, int64_t ts_ms,
         reg_errmsgf(errmsg, "log entry: payload of %zu bytes", payload);
         goto err_after_out;
     }
-    size_t total = (PROTO_LOG_HDR + payload + 7) & ~(size_t)7;
-    b = alloc(total);
-    if (b == NULL) {
-        rv = REG_NOMEM;
+    rv = proto__log_frame(PROTO_LOG_KIND_BATCH, o.data, payload, alloc, buf, len);
+    if (rv != REG_OK) {
         reg_errmsgf(errmsg, "log entry: out of memory");
         goto err_after_out;
     }
-    memset(b, 0, total);
-    memcpy(b, PROTO_LOG_MAGIC, 4);
-    put_be(b + 4, PROTO_LOG_VERSION, 2);
-    put_be(b + 6, PROTO_LOG_KIND_BATCH, 2);
-    put_be(b + 8, payload, 4);
-    memcpy(b + PROTO_LOG_HDR, o.data, payload);
     proto_out_free(&o);
-    *buf = b;
-    *len = total;
     return REG_OK;
 err_after_out:
     proto_out_free(&o);
@@ -119,32 +166,15 @@ int proto_log_open(const void *buf, size_t len, struct proto_log_iter *it,
     struct proto_val root;
     int rv = REG_MALFORMED;
     memset(it, 0, sizeof *it);
-    if (b == NULL || len < PROTO_LOG_HDR || len % 8 != 0) {
-        reg_errmsgf(errmsg, "log entry: bad length %zu", len);
+    uint16_t kind;
+    size_t payload;
+    if (proto__log_header(b, len, &kind, &payload, errmsg) != REG_OK) {
         goto err;
     }
-    if (memcmp(b, PROTO_LOG_MAGIC, 4) != 0) {
-        reg_errmsgf(errmsg, "log entry: bad magic");
-        goto err;
-    }
-    uint64_t version = get_be(b + 4, 2), kind = get_be(b + 6, 2);
-    uint64_t payload = get_be(b + 8, 4), reserved = get_be(b + 12, 4);
-    if (version != PROTO_LOG_VERSION || kind != PROTO_LOG_KIND_BATCH || reserved != 0) {
+    if (kind != PROTO_LOG_KIND_BATCH) {
         reg_errmsgf(errmsg, "log entry: version %u kind %u reserved %u not supported",
-                    (unsigned)version, (unsigned)kind, (unsigned)reserved);
+                    (unsigned)PROTO_LOG_VERSION, (unsigned)kind, 0u);
         goto err;
-    }
-    size_t body = len - PROTO_LOG_HDR;
-    if (payload > body || body - payload >= 8) {
-        reg_errmsgf(errmsg, "log entry: payload length %u does not match entry of %zu bytes",
-                    (unsigned)payload, len);
-        goto err;
-    }
-    for (size_t i = PROTO_LOG_HDR + payload; i < len; i++) {
-        if (b[i] != 0) {
-            reg_errmsgf(errmsg, "log entry: non-zero padding");
-            goto err;
-        }
     }
     rv = proto_parse(b + PROTO_LOG_HDR, payload, "", &root, errmsg);
     if (rv == REG_OK) {

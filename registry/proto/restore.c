@@ -8,61 +8,19 @@
 
 #include <sodium.h>
 
-#include "proto.h"
-
-static void put_be(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++) {
-        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-    }
-}
-
-static uint64_t get_be(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
-
-/* The header is the batch entry's (log.c); only the kind differs. */
-static int header_check(const uint8_t *b, size_t len, uint16_t *kind, uint64_t *payload,
-                        char errmsg[static REG_ERRMSG_SIZE])
-{
-    int rv = REG_MALFORMED;
-    if (b == NULL || len < PROTO_LOG_HDR || len % 8 != 0) {
-        reg_errmsgf(errmsg, "log entry: bad length %zu", len);
-        goto out;
-    }
-    if (memcmp(b, PROTO_LOG_MAGIC, 4) != 0 || get_be(b + 4, 2) != PROTO_LOG_VERSION ||
-        get_be(b + 12, 4) != 0) {
-        reg_errmsgf(errmsg, "log entry: bad magic, version or reserved field");
-        goto out;
-    }
-    *kind = (uint16_t)get_be(b + 6, 2);
-    *payload = get_be(b + 8, 4);
-    if (*payload > len - PROTO_LOG_HDR || len - PROTO_LOG_HDR - *payload >= 8) {
-        reg_errmsgf(errmsg, "log entry: payload length does not match the entry");
-        goto out;
-    }
-    rv = REG_OK;
-out:
-    return rv;
-}
+#include "proto_internal.h"
 
 int proto_log_kind(const void *buf, size_t len, uint16_t *kind)
 {
     char errmsg[REG_ERRMSG_SIZE];
-    uint64_t payload;
-    return header_check(buf, len, kind, &payload, errmsg);
+    size_t payload;
+    return proto__log_header(buf, len, kind, &payload, errmsg);
 }
 
 int proto_log_restore_encode(const struct proto_restore *r, proto_alloc_fn alloc, void **buf,
                              size_t *len, char errmsg[static REG_ERRMSG_SIZE])
 {
     struct proto_out o;
-    uint8_t *b;
     int rv = REG_INVALID_ARGUMENT;
     if (r->kind == PROTO_LOG_KIND_RESTORE_CHUNK) {
         if (r->len > PROTO_RESTORE_CHUNK_MAX || r->offset > r->total ||
@@ -96,22 +54,10 @@ int proto_log_restore_encode(const struct proto_restore *r, proto_alloc_fn alloc
         reg_errmsgf(errmsg, "restore entry: %s", reg_strerror(rv));
         goto out_free;
     }
-    size_t total = (PROTO_LOG_HDR + o.len + 7) & ~(size_t)7;
-    b = alloc(total);
-    if (b == NULL) {
-        rv = REG_NOMEM;
+    rv = proto__log_frame(r->kind, o.data, o.len, alloc, buf, len);
+    if (rv != REG_OK) {
         reg_errmsgf(errmsg, "restore entry: out of memory");
-        goto out_free;
     }
-    memset(b, 0, total);
-    memcpy(b, PROTO_LOG_MAGIC, 4);
-    put_be(b + 4, PROTO_LOG_VERSION, 2);
-    put_be(b + 6, r->kind, 2);
-    put_be(b + 8, o.len, 4);
-    memcpy(b + PROTO_LOG_HDR, o.data, o.len);
-    *buf = b;
-    *len = total;
-    rv = REG_OK;
 out_free:
     proto_out_free(&o);
 out:
@@ -123,10 +69,10 @@ int proto_log_restore_decode(const void *buf, size_t len, struct proto_restore *
 {
     const uint8_t *b = buf;
     struct proto_val root, v;
-    uint64_t payload;
+    size_t payload;
     int rv;
     memset(r, 0, sizeof *r);
-    rv = header_check(b, len, &r->kind, &payload, errmsg);
+    rv = proto__log_header(b, len, &r->kind, &payload, errmsg);
     if (rv != REG_OK) {
         goto out;
     }
@@ -170,10 +116,10 @@ void proto_snapfile_header(const struct proto_snapfile *h, uint8_t out[static PR
 {
     memset(out, 0, PROTO_SNAPFILE_HDR);
     memcpy(out, PROTO_SNAPFILE_MAGIC, 8);
-    put_be(out + 8, h->version, 4);
-    put_be(out + 16, h->applied_index, 8);
+    proto__put_be(out + 8, h->version, 4);
+    proto__put_be(out + 16, h->applied_index, 8);
     memcpy(out + 24, h->state_hash, 32);
-    put_be(out + 56, h->payload_len, 8);
+    proto__put_be(out + 56, h->payload_len, 8);
     memcpy(out + 64, h->checksum, 32);
 }
 
@@ -189,15 +135,15 @@ int proto_snapfile_verify(const void *buf, size_t len, struct proto_snapfile *h,
                     PROTO_SNAPFILE_HDR);
         goto out;
     }
-    h->version = (uint32_t)get_be(b + 8, 4);
-    if (h->version != PROTO_SNAPFILE_VERSION || get_be(b + 12, 4) != 0) {
+    h->version = (uint32_t)proto__get_be(b + 8, 4);
+    if (h->version != PROTO_SNAPFILE_VERSION || proto__get_be(b + 12, 4) != 0) {
         reg_errmsgf(errmsg, "snapshot file format version %u not supported (want %d)",
                     (unsigned)h->version, PROTO_SNAPFILE_VERSION);
         goto out;
     }
-    h->applied_index = get_be(b + 16, 8);
+    h->applied_index = proto__get_be(b + 16, 8);
     memcpy(h->state_hash, b + 24, 32);
-    h->payload_len = get_be(b + 56, 8);
+    h->payload_len = proto__get_be(b + 56, 8);
     memcpy(h->checksum, b + 64, 32);
     if (h->payload_len != len - PROTO_SNAPFILE_HDR) {
         reg_errmsgf(errmsg, "snapshot file truncated or padded: header says %llu payload bytes, "
