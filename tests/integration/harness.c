@@ -697,3 +697,28 @@ bool it_raw_closed(int fd, unsigned timeout_ms)
     }
     return false;
 }
+
+int it_raw_admin_conn(struct it_cluster *c, unsigned i)
+{
+    uint8_t buf[4096];
+    struct proto_hello h;
+    struct proto_auth a;
+    struct proto_welcome w;
+    struct proto_out o;
+    char errmsg[REG_ERRMSG_SIZE];
+    long n;
+    int fd = it_raw_connect(c->nodes[i].client_addr);
+    assert_true(fd >= 0);
+    n = it_raw_recv_frame(fd, buf, sizeof buf, 5000);
+    assert_true(n > 0);
+    assert_int_equal(proto_hello_decode(buf, (size_t)n, &h, errmsg), REG_OK);
+    assert_int_equal(proto_auth_admin(&a, c->admin_token), REG_OK);
+    proto_out_fixed(&o, buf, sizeof buf);
+    assert_int_equal(proto_auth_encode(&o, &a), REG_OK);
+    assert_int_equal(it_raw_send_frame(fd, buf, o.len), 0);
+    n = it_raw_recv_frame(fd, buf, sizeof buf, 5000);
+    assert_true(n > 0);
+    assert_int_equal(proto_welcome_decode(buf, (size_t)n, &w, errmsg), REG_OK);
+    assert_true(w.ok);
+    return fd;
+}

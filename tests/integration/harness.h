@@ -91,6 +91,9 @@ int it_raw_send_frame(int fd, const void *body, size_t len);
 long it_raw_recv_frame(int fd, uint8_t *buf, size_t cap, unsigned timeout_ms);
 /* True if the peer closes fd (EOF or reset) within timeout_ms. */
 bool it_raw_closed(int fd, unsigned timeout_ms);
+/* A raw connection to node i that has completed the handshake as the
+ * cluster admin (asserts every step); returns the fd. */
+int it_raw_admin_conn(struct it_cluster *c, unsigned i);
 
 /* Required u64 field of a result map. */
 bool it_map_u64(const struct proto_val *m, const char *key, uint64_t *out);

@@ -15,31 +15,6 @@
 
 #include "harness.h"
 
-static int admin_conn(struct it_cluster *c, unsigned i)
-{
-    uint8_t buf[4096];
-    struct proto_hello h;
-    struct proto_auth a;
-    struct proto_welcome w;
-    struct proto_out o;
-    char errmsg[REG_ERRMSG_SIZE];
-    long n;
-    int fd = it_raw_connect(c->nodes[i].client_addr);
-    assert_true(fd >= 0);
-    n = it_raw_recv_frame(fd, buf, sizeof buf, 5000);
-    assert_true(n > 0);
-    assert_int_equal(proto_hello_decode(buf, (size_t)n, &h, errmsg), REG_OK);
-    assert_int_equal(proto_auth_admin(&a, c->admin_token), REG_OK);
-    proto_out_fixed(&o, buf, sizeof buf);
-    assert_int_equal(proto_auth_encode(&o, &a), REG_OK);
-    assert_int_equal(it_raw_send_frame(fd, buf, o.len), 0);
-    n = it_raw_recv_frame(fd, buf, sizeof buf, 5000);
-    assert_true(n > 0);
-    assert_int_equal(proto_welcome_decode(buf, (size_t)n, &w, errmsg), REG_OK);
-    assert_true(w.ok);
-    return fd;
-}
-
 static int recv_error(int fd)
 {
     uint8_t buf[4096];
@@ -97,7 +72,7 @@ static void test_bad_frames(void **state)
     it_cluster_start(&c, 3);
 
     for (i = 0; i < 3; i++) {
-        fd = admin_conn(&c, i);
+        fd = it_raw_admin_conn(&c, i);
         assert_int_equal(it_raw_send_frame(fd, bad_envelope, sizeof bad_envelope), 0);
         assert_int_equal(recv_error(fd), REG_MALFORMED);
         assert_int_equal(it_raw_send_frame(fd, bad_field, sizeof bad_field), 0);
@@ -113,7 +88,7 @@ static void test_bad_frames(void **state)
         assert_true(it_raw_closed(fd, 5000));
         close(fd);
 
-        fd = admin_conn(&c, i);
+        fd = it_raw_admin_conn(&c, i);
         assert_int_equal(it_raw_send(fd, big_hdr, sizeof big_hdr), 0);
         assert_int_equal(recv_error(fd), REG_TOO_LARGE);
         assert_true(it_raw_closed(fd, 5000));
@@ -131,7 +106,7 @@ static void test_bad_frames(void **state)
         assert_true(it_raw_closed(fd, 5000));
         close(fd);
 
-        fd = admin_conn(&c, i);
+        fd = it_raw_admin_conn(&c, i);
         send_status_request(fd, 10);
         expect_ok(fd, 10);
         close(fd);
