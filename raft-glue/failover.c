@@ -88,48 +88,49 @@ static unsigned fast_delay(struct glue *g)
     return fo_random(g, h / 2 > 0 ? h / 2 : 1, 2 * h);
 }
 
-/* The probe of leader `id` ended. Acts only if nothing changed meanwhile:
- * still a follower of that leader, still silent. */
+/* A refused probe of leader `id` counts only if nothing changed meanwhile:
+ * still running, still a follower of that leader, still silent. */
+static bool still_silent_follower_of(struct glue *g, uint64_t id, uint64_t now)
+{
+    raft_id cur = 0;
+    const char *addr = NULL;
+
+    if (g->phase != GLUE__RUNNING || g->shutting_down || g->failed) {
+        return false;
+    }
+    raft_leader(g->r, &cur, &addr);
+    return raft_state(g->r) == RAFT_FOLLOWER && cur == id &&
+           glue__c_timer_age(g->r, now) >= 2ull * hb(g);
+}
+
 static void probe_done(struct glue *g, uint64_t id, int result)
 {
     uint64_t now = glue__now(g);
-    raft_id cur = 0;
-    const char *addr = NULL;
+    uint64_t gap = g->fo.probe_gap_ms > hb(g) ? g->fo.probe_gap_ms : hb(g);
     unsigned delay;
 
     g->fo.probe_busy = false;
     if (result != GLUE_PROBE_REFUSED) {
         /* A stalled or cut-off leader may stay silent for long: probe it
          * less and less often (up to T/2 apart) until it is heard again. */
-        uint64_t gap = g->fo.probe_gap_ms > hb(g) ? g->fo.probe_gap_ms : hb(g);
-
         g->fo.probe_gap_ms = gap < g->cfg.election_timeout_ms / 4 ? 2 * gap
                                                                    : g->cfg.election_timeout_ms / 2;
-        if (result == GLUE_PROBE_ALIVE) {
-            g->fo.n_alive++;
-        } else {
-            g->fo.n_inconclusive++;
+        g->fo.n_alive += result == GLUE_PROBE_ALIVE;
+        g->fo.n_inconclusive += result != GLUE_PROBE_ALIVE;
+    } else {
+        g->fo.n_refused++;
+        if (still_silent_follower_of(g, id, now)) {
+            glue__c_forget_leader(g->r);
+            delay = fast_delay(g);
+            glue__c_fire_timer_in(g->r, now, delay);
+            g->fo.window_end_ms = now + g->cfg.election_timeout_ms;
+            g->fo.n_fast++;
+            glue__logf(g, GLUE_LOG_WARN,
+                       "leader %llu refused a connection (its process is gone): "
+                       "forgetting it, election in %u ms",
+                       (unsigned long long)id, delay);
         }
-        return;
     }
-    g->fo.n_refused++;
-    if (g->phase != GLUE__RUNNING || g->shutting_down || g->failed) {
-        return;
-    }
-    raft_leader(g->r, &cur, &addr);
-    if (raft_state(g->r) != RAFT_FOLLOWER || cur != id ||
-        glue__c_timer_age(g->r, now) < 2ull * hb(g)) {
-        return;
-    }
-    glue__c_forget_leader(g->r);
-    delay = fast_delay(g);
-    glue__c_fire_timer_in(g->r, now, delay);
-    g->fo.window_end_ms = now + g->cfg.election_timeout_ms;
-    g->fo.n_fast++;
-    glue__logf(g, GLUE_LOG_WARN,
-               "leader %llu refused a connection (its process is gone): "
-               "forgetting it, election in %u ms",
-               (unsigned long long)id, delay);
 }
 
 static void tcp_closed_cb(uv_handle_t *h)
@@ -174,7 +175,8 @@ static void probe_timeout_cb(uv_timer_t *t)
 }
 
 /* Production probe: a bare connect, closed at once. The peer's transport
- * sees EOF before a handshake, which it drops quietly (debug level). */
+ * sees EOF before a handshake, which it drops quietly (debug level). A
+ * probe that cannot even start is simply not made. */
 static void probe_start_uv(struct glue *g, const char *address)
 {
     char host[GLUE_ADDR_MAX + 1];
@@ -182,12 +184,12 @@ static void probe_start_uv(struct glue *g, const char *address)
     struct sockaddr_in sa;
 
     if (colon == NULL || (size_t)(colon - address) >= sizeof host || !g->fo.timer_open) {
-        return;
+        goto err;
     }
     memcpy(host, address, (size_t)(colon - address));
     host[colon - address] = '\0';
     if (uv_ip4_addr(host, atoi(colon + 1), &sa) != 0 || uv_tcp_init(g->loop, &g->fo.tcp) != 0) {
-        return;
+        goto err;
     }
     g->fo.tcp.data = g;
     g->fo.tcp_open = true;
@@ -195,64 +197,66 @@ static void probe_start_uv(struct glue *g, const char *address)
     g->fo.connect.data = g;
     if (uv_tcp_connect(&g->fo.connect, &g->fo.tcp, (const struct sockaddr *)&sa,
                        connect_cb) != 0) {
-        probe_close_tcp(g);
-        return;
+        goto err_after_tcp;
     }
     g->fo.probe_busy = true;
     g->fo.n_probes++;
     /* A live leader answers a SYN within a round trip; waiting one heartbeat
      * interval is ample, and a timeout changes nothing anyway. */
     uv_timer_start(&g->fo.timer, probe_timeout_cb, hb(g), 0);
+    return;
+
+err_after_tcp:
+    probe_close_tcp(g);
+err:
+    return;
 }
 
 static void probe_start(struct glue *g, uint64_t id, const char *address, uint64_t now)
 {
     g->fo.last_probe_ms = now;
     g->fo.probe_id = id;
-    if (g->fixture) {
-        if (g->fo.probe_fn != NULL) {
-            g->fo.probe_busy = true;
-            g->fo.n_probes++;
-            probe_done(g, id, g->fo.probe_fn(g->fo.probe_data, id, address));
-        }
-        return;
+    if (!g->fixture) {
+        probe_start_uv(g, address);
+    } else if (g->fo.probe_fn != NULL) {
+        g->fo.probe_busy = true;
+        g->fo.n_probes++;
+        probe_done(g, id, g->fo.probe_fn(g->fo.probe_data, id, address));
     }
-    probe_start_uv(g, address);
+}
+
+/* While the fast path is armed: keep every node's timer short until a
+ * leader is known or one election timeout has passed. */
+static void window_tick(struct glue *g, int state, raft_id leader, uint64_t now)
+{
+    if (state == RAFT_LEADER || (state == RAFT_FOLLOWER && leader != 0) ||
+        now >= g->fo.window_end_ms) {
+        g->fo.window_end_ms = 0;
+    } else if (glue__c_timer_remaining(g->r, now) > 2ull * hb(g)) {
+        glue__c_fire_timer_in(g->r, now, fast_delay(g));
+    }
 }
 
 void glue__failover_tick(struct glue *g)
 {
-    uint64_t now;
+    uint64_t now = glue__now(g);
     raft_id id = 0;
     const char *addr = NULL;
-    int state;
+    int state = raft_state(g->r);
 
-    if (g->cfg.no_fast_failover) {
-        return;
-    }
-    now = glue__now(g);
-    state = raft_state(g->r);
     raft_leader(g->r, &id, &addr);
-    if (g->fo.window_end_ms != 0) {
-        if (state == RAFT_LEADER || (state == RAFT_FOLLOWER && id != 0) ||
-            now >= g->fo.window_end_ms) {
-            g->fo.window_end_ms = 0;
-        } else if (glue__c_timer_remaining(g->r, now) > 2ull * hb(g)) {
-            glue__c_fire_timer_in(g->r, now, fast_delay(g));
-        }
-        return;
-    }
-    if (state != RAFT_FOLLOWER || id == 0 || id == g->id || addr == NULL) {
-        return;
-    }
-    if (glue__c_timer_age(g->r, now) < 2ull * hb(g)) {
+    if (g->cfg.no_fast_failover) {
+        /* the plain [T, 2T] timer */
+    } else if (g->fo.window_end_ms != 0) {
+        window_tick(g, state, id, now);
+    } else if (state != RAFT_FOLLOWER || id == 0 || id == g->id || addr == NULL) {
+        /* nobody to probe */
+    } else if (glue__c_timer_age(g->r, now) < 2ull * hb(g)) {
         g->fo.probe_gap_ms = hb(g);
-        return;
+    } else if (!g->fo.probe_busy && !g->fo.tcp_open &&
+               now - g->fo.last_probe_ms >= g->fo.probe_gap_ms) {
+        probe_start(g, id, addr, now);
     }
-    if (g->fo.probe_busy || g->fo.tcp_open || now - g->fo.last_probe_ms < g->fo.probe_gap_ms) {
-        return;
-    }
-    probe_start(g, id, addr, now);
 }
 
 int glue__failover_start(struct glue *g)
