@@ -126,6 +126,7 @@ static struct srv__own *own_match(struct srv *s, const void *buf, size_t len)
     return NULL;
 }
 
+#ifndef NDEBUG
 /* The command a follower decodes from the entry for request i. */
 static void own_cmd(const struct srv *s, const struct srv__own *o, unsigned i,
                     struct st_cmd *cmd)
@@ -135,7 +136,6 @@ static void own_cmd(const struct srv *s, const struct srv__own *o, unsigned i,
     cmd->origin = s->id;
 }
 
-#ifndef NDEBUG
 static bool same_cmd(const struct st_cmd *a, const struct st_cmd *b)
 {
     struct st_cmd x = *a, y = *b;
@@ -282,9 +282,13 @@ static const void *app_apply(void *data, uint64_t index, const void *buf, size_t
         }
         results_reserve(s, own->n);
         for (i = 0; i < own->n; i++) {
-            own_cmd(s, own, i, &cmd);
-            st_apply(s->state, &cmd, &s->results[i]);
-            srv__watch_applied(s, &cmd, &s->results[i], index);
+            /* In place, not a copy of the (large) command: the request is
+             * answered from the result, its cmd is not read again. */
+            struct st_cmd *c = &own->reqs[i]->cmd;
+            c->ts_ms = own->ts;
+            c->origin = s->id;
+            st_apply(s->state, c, &s->results[i]);
+            srv__watch_applied(s, c, &s->results[i], index);
         }
         s->n_results = own->n;
         out = s->results;

@@ -72,11 +72,15 @@ static void fill_hint(struct srv *s, struct proto_response *rs)
     if (id != 0) {
         rs->has_leader = true;
         rs->leader_id = id;
-        snprintf(rs->leader_addr, sizeof rs->leader_addr, "%s", addr);
+        size_t n = strnlen(addr, sizeof addr - 1);
+        if (n > sizeof rs->leader_addr - 1) {
+            n = sizeof rs->leader_addr - 1;
+        }
+        memcpy(rs->leader_addr, addr, n);
+        rs->leader_addr[n] = '\0';
     }
 }
 
-/* Encode rs (+ result via fn) as a frame and send it on r's connection. */
 /* Responses up to this size are encoded on the stack and written from
  * there (srv__conn_send_copy); larger ones take the allocating path. */
 #define SRV__SMALL_RESPONSE 4096
@@ -94,6 +98,7 @@ static int encode_response(struct proto_out *o, struct srv__req *r, struct proto
     return proto_frame_end(o, at, s->cfg.max_frame);
 }
 
+/* Encode rs (+ result via fn) as a frame and send it on r's connection. */
 static void send_response(struct srv__req *r, struct proto_response *rs, srv__result_fn fn,
                           void *arg)
 {

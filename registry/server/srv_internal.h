@@ -48,10 +48,10 @@ struct srv__conn {
     size_t held_bytes;      /* request frames copied by requests in flight */
 };
 
-/* One client request, from decode to response. */
 /* An entry this leader encoded (app.c). */
 struct srv__own;
 
+/* One client request, from decode to response. */
 struct srv__req {
     struct srv *srv;
     struct srv__conn *conn;         /* NULL for internal requests */
