@@ -99,8 +99,10 @@ static bool still_silent_follower_of(struct glue *g, uint64_t id, uint64_t now)
         return false;
     }
     raft_leader(g->r, &cur, &addr);
+    /* A disk write in flight (glue__c_disk_idle) defers the decision to the
+     * next refused probe, one heartbeat later. */
     return raft_state(g->r) == RAFT_FOLLOWER && cur == id &&
-           glue__c_timer_age(g->r, now) >= 2ull * hb(g);
+           glue__c_timer_age(g->r, now) >= 2ull * hb(g) && glue__c_disk_idle(g->r);
 }
 
 static void probe_done(struct glue *g, uint64_t id, int result)
@@ -226,13 +228,15 @@ static void probe_start(struct glue *g, uint64_t id, const char *address, uint64
 }
 
 /* While the fast path is armed: keep every node's timer short until a
- * leader is known or one election timeout has passed. */
+ * leader is known or one election timeout has passed. Not while a disk write
+ * is in flight: a snapshot install completing after a state change is
+ * answered through the follower fields anyway (notes §8 #10). */
 static void window_tick(struct glue *g, int state, raft_id leader, uint64_t now)
 {
     if (state == RAFT_LEADER || (state == RAFT_FOLLOWER && leader != 0) ||
         now >= g->fo.window_end_ms) {
         g->fo.window_end_ms = 0;
-    } else if (glue__c_timer_remaining(g->r, now) > 2ull * hb(g)) {
+    } else if (glue__c_timer_remaining(g->r, now) > 2ull * hb(g) && glue__c_disk_idle(g->r)) {
         glue__c_fire_timer_in(g->r, now, fast_delay(g));
     }
 }

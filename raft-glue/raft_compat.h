@@ -86,19 +86,29 @@ static inline raft_time glue__c_timer_age(const struct raft *r, raft_time now)
     return now > r->election_timer_start ? now - r->election_timer_start : 0;
 }
 
+/* No disk write of this node is in flight: every entry in the in-memory log
+ * is stored and no snapshot is being installed. A follower's completing
+ * append or snapshot install answers "the current leader"
+ * (replication.c sendAppendEntriesResult); with the leader forgotten that
+ * would be a send to id 0 at a NULL address, which raft_uv dereferences. So
+ * the leader is forgotten only while this holds. */
+static inline bool glue__c_disk_idle(struct raft *r)
+{
+    return r->last_stored == raft_last_index(r) && r->snapshot.put.data == NULL;
+}
+
 /* Follower only: forget the leader, as raft itself does on a state change
  * (convert.c convertClearFollower), so this node grants (pre-)votes again.
  * The next AppendEntries from a live leader sets it back (recv.c). */
 static inline void glue__c_forget_leader(struct raft *r)
 {
-    if (r->state != RAFT_FOLLOWER) {
-        return;
+    if (r->state == RAFT_FOLLOWER && glue__c_disk_idle(r)) {
+        r->follower_state.current_leader.id = 0;
+        if (r->follower_state.current_leader.address != NULL) {
+            raft_free(r->follower_state.current_leader.address);
+        }
+        r->follower_state.current_leader.address = NULL;
     }
-    r->follower_state.current_leader.id = 0;
-    if (r->follower_state.current_leader.address != NULL) {
-        raft_free(r->follower_state.current_leader.address);
-    }
-    r->follower_state.current_leader.address = NULL;
 }
 
 /* Follower or candidate: the randomised timeout of the running timer. */
