@@ -6,7 +6,7 @@
  * entry, apply one committed entry, snapshot, restore). Everything else about
  * raft lives here: group-committed proposals, linearizable reads through
  * coalesced barriers, the leader monitor (leader-init barrier, leader hint,
- * fail-stop), membership changes, snapshots, the authenticated peer transport
+ * fail-stop), the dead-leader fast path (failover.c), membership changes, snapshots, the authenticated peer transport
  * and the node's lifecycle on one libuv loop.
  *
  * Threading: none. Every function must be called on the loop thread given to
