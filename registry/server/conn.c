@@ -14,6 +14,12 @@
  *   - the idle timer restarts on every frame read; a connection silent (or
  *     stuck behind a full write queue) for --idle-timeout is closed.
  *
+ * Writes: a response is written at once when nothing is queued before it
+ * (uv_try_write), else queued with uv_write. On a peer link (a follower
+ * forwarding many clients' requests) responses are gathered instead and
+ * written together in the loop's check phase, after every callback of the
+ * iteration: the answers to a whole raft entry leave in one system call.
+ *
  * Lifetime: a request in flight holds a reference (srv__conn_ref); the
  * memory goes when both handles are closed and no reference remains.
  * Responses to a closing connection are dropped. */
@@ -34,6 +40,7 @@ static void conn_maybe_free(struct srv__conn *c)
         return;
     }
     proto_reader_free(&c->reader);
+    reg_free(c->obuf);
     reg_free(c);
 }
 
@@ -69,6 +76,12 @@ void srv__conn_close(struct srv__conn *c, const char *reason)
     }
     srv_log(SRV_LOG_DEBUG, "conn_closed", "conn=%llu peer=%s reason=%s",
             (unsigned long long)c->serial, c->peer_addr, reason);
+    if (c->olen > 0 && c->wq_bytes == 0) {
+        /* Gathered answers (a frame error's among them) get the same
+         * best effort as a write issued just before closing. */
+        uv_buf_t b = uv_buf_init((char *)c->obuf, (unsigned)c->olen);
+        (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    }
     c->phase = SRV__CLOSING;
     if (c->prev != NULL) {
         c->prev->next = c->next;
@@ -80,6 +93,9 @@ void srv__conn_close(struct srv__conn *c, const char *reason)
     }
     c->prev = c->next = NULL;
     s->n_conns--;
+    if (c->flusher_open) {
+        uv_close((uv_handle_t *)&c->flusher, conn_handle_closed);
+    }
     uv_close((uv_handle_t *)&c->idle, conn_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
 }
@@ -242,7 +258,7 @@ static void conn_queue(struct srv__conn *c, void *buf, size_t off, size_t len)
     conn_update_reading(c);
 }
 
-void srv__conn_send(struct srv__conn *c, void *buf, size_t len)
+static void conn_write_owned(struct srv__conn *c, void *buf, size_t len)
 {
     ssize_t n = c->phase == SRV__CLOSING ? -1 : conn_try_write(c, buf, len);
     if (n < 0 || (size_t)n == len) {
@@ -252,10 +268,71 @@ void srv__conn_send(struct srv__conn *c, void *buf, size_t len)
     conn_queue(c, buf, (size_t)n, len);
 }
 
+static void conn_flush_cb(uv_check_t *h)
+{
+    struct srv__conn *c = h->data;
+    uint8_t *buf = c->obuf;
+    size_t len = c->olen;
+    uv_check_stop(h);
+    c->obuf = NULL;
+    c->olen = c->ocap = 0;
+    if (len > 0) {
+        conn_write_owned(c, buf, len);
+    } else {
+        reg_free(buf);
+    }
+}
+
+/* Gather buf for the check phase; false if this connection writes now. */
+static bool conn_gather(struct srv__conn *c, const void *buf, size_t len)
+{
+    if (c->ident.peer == 0 || c->phase == SRV__CLOSING) {
+        return false;
+    }
+    if (!c->flusher_open) {
+        if (uv_check_init(c->srv->loop, &c->flusher) != 0) {
+            return false;
+        }
+        c->flusher.data = c;
+        c->flusher_open = true;
+        c->handles++;
+    }
+    if (len > c->ocap - c->olen) {
+        size_t cap = c->ocap == 0 ? 4096 : c->ocap;
+        while (cap - c->olen < len) {
+            cap *= 2;
+        }
+        uint8_t *nb = reg_realloc(c->obuf, cap);
+        if (nb == NULL) {
+            srv__conn_close(c, "nomem");
+            return true;
+        }
+        c->obuf = nb;
+        c->ocap = cap;
+    }
+    memcpy(c->obuf + c->olen, buf, len);
+    c->olen += len;
+    uv_check_start(&c->flusher, conn_flush_cb);
+    return true;
+}
+
+void srv__conn_send(struct srv__conn *c, void *buf, size_t len)
+{
+    if (conn_gather(c, buf, len)) {
+        reg_free(buf);
+        return;
+    }
+    conn_write_owned(c, buf, len);
+}
+
 void srv__conn_send_copy(struct srv__conn *c, const void *buf, size_t len)
 {
-    ssize_t n = c->phase == SRV__CLOSING ? -1 : conn_try_write(c, buf, len);
+    ssize_t n;
     void *rest;
+    if (conn_gather(c, buf, len)) {
+        return;
+    }
+    n = c->phase == SRV__CLOSING ? -1 : conn_try_write(c, buf, len);
     if (n < 0 || (size_t)n == len) {
         return;
     }

@@ -46,6 +46,12 @@ struct srv__conn {
     struct proto_reader reader;
     size_t wq_bytes;        /* bytes handed to uv_write, not yet written */
     size_t held_bytes;      /* request frames copied by requests in flight */
+    /* Peer links (many requests in flight): answers gathered during one
+     * loop iteration and written together in its check phase (conn.c). */
+    uint8_t *obuf;
+    size_t olen, ocap;
+    uv_check_t flusher;
+    bool flusher_open;
 };
 
 /* An entry this leader encoded (app.c). */
