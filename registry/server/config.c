@@ -197,6 +197,34 @@ static const struct setting settings[] = {
 
 /* Apply one setting by its key (flag name without dashes). value is NULL for
  * boolean flags given without a value. */
+/* Switches: "--name" alone means true; "--name=false" (or an INI value
+ * true/false, 1/0, yes/no) sets them explicitly. */
+static const struct {
+    const char *name;
+    size_t offset;
+} switches[] = {
+    {"bootstrap", offsetof(struct srv_config, bootstrap)},
+    {"redirect", offsetof(struct srv_config, redirect)},
+    {"force-new-cluster", offsetof(struct srv_config, force_new_cluster)},
+    {"no-fast-failover", offsetof(struct srv_config, no_fast_failover)},
+};
+
+/* The switch named k ("-" or "_" separated), or NULL. */
+static bool *switch_of(struct srv_config *c, const char *k)
+{
+    for (size_t i = 0; i < sizeof switches / sizeof switches[0]; i++) {
+        const char *a = switches[i].name, *b = k;
+        while (*a != '\0' && (*a == *b || (*a == '-' && *b == '_'))) {
+            a++;
+            b++;
+        }
+        if (*a == '\0' && *b == '\0') {
+            return (bool *)((char *)c + switches[i].offset);
+        }
+    }
+    return NULL;
+}
+
 static int config_set(struct srv_config *c, const char *key, const char *value,
                       char errmsg[static REG_ERRMSG_SIZE])
 {
@@ -213,8 +241,8 @@ static int config_set(struct srv_config *c, const char *key, const char *value,
     }
     k[i] = '\0';
 
-    if (strcmp(k, "bootstrap") == 0 || strcmp(k, "redirect") == 0 ||
-        strcmp(k, "force-new-cluster") == 0) {
+    bool *sw = switch_of(c, k);
+    if (sw != NULL) {
         bool b = true;
         if (value != NULL) {
             if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 ||
@@ -228,13 +256,7 @@ static int config_set(struct srv_config *c, const char *key, const char *value,
                 goto out;
             }
         }
-        if (k[0] == 'b') {
-            c->bootstrap = b;
-        } else if (k[0] == 'f') {
-            c->force_new_cluster = b;
-        } else {
-            c->redirect = b;
-        }
+        *sw = b;
         rv = REG_OK;
         goto out;
     }
@@ -359,8 +381,8 @@ int srv_config_parse_args(struct srv_config *c, int argc, char **argv,
             value = eq + 1;
         } else {
             snprintf(key, sizeof key, "%s", a);
-            if (strcmp(key, "bootstrap") != 0 && strcmp(key, "redirect") != 0 &&
-                strcmp(key, "force-new-cluster") != 0 && strcmp(key, "force_new_cluster") != 0) {
+            struct srv_config probe;
+            if (switch_of(&probe, key) == NULL) {
                 if (i + 1 >= argc) {
                     reg_errmsgf(errmsg, "--%s needs a value", key);
                     rv = REG_INVALID_ARGUMENT;

@@ -42,6 +42,7 @@ static const char usage[] =
     "  --offline-after MS        heartbeat silence before offline (default 60000)\n"
     "  --liveness-interval MS    liveness check period (default 5000)\n"
     "  --redirect                answer not_leader instead of forwarding\n"
+    "  --no-fast-failover        do not probe a silent leader; elect on raft's timers only\n"
     "  --log-level LEVEL         debug, info, warn or error (default info)\n"
     "Every option is also an INI key of the --config file (same name).\n";
 

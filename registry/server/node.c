@@ -145,6 +145,7 @@ int srv_new(struct srv **out, struct uv_loop_s *loop, const struct srv_config *c
     gc.heartbeat_timeout_ms = (unsigned)cfg->heartbeat_timeout_ms;
     gc.snapshot_threshold = (unsigned)cfg->snapshot_threshold;
     gc.snapshot_trailing = (unsigned)cfg->snapshot_trailing;
+    gc.no_fast_failover = cfg->no_fast_failover;
     gc.log = glue_log;
     gc.log_data = s;
     gc.fail_stop = glue_fail;

@@ -157,6 +157,14 @@ static void p_metrics(void *data, struct http_buf *b)
                     (double)st.pending);
     http_prom_counter(b, "pilot_raft_read_barriers_total", "Read barriers issued.",
                       (double)st.barriers);
+    http_prom_counter(b, "pilot_raft_leader_probes_total",
+                      "TCP probes of a silent leader (fast failover).", (double)st.leader_probes);
+    http_prom_counter(b, "pilot_raft_leader_probes_refused_total",
+                      "Probes refused: the leader process was gone.",
+                      (double)st.leader_probes_refused);
+    http_prom_counter(b, "pilot_raft_fast_elections_total",
+                      "Elections brought forward after a refused probe.",
+                      (double)st.fast_elections);
     http_prom_gauge(b, "pilot_disk_low_space", "1 while proposals are refused for disk space.",
                     st.low_space ? 1 : 0);
     http_prom_hist(b, "pilot_raft_commit_duration_seconds",

@@ -55,6 +55,8 @@ struct srv_config {
     uint64_t snapshot_trailing;               /* default 8192 */
     uint64_t max_frame;                       /* default 1 MiB */
     bool redirect;                            /* answer not_leader, never forward */
+    bool no_fast_failover;                    /* only raft's timers elect after a
+                                                 leader dies (raft-glue failover.c) */
     uint64_t max_conns;                       /* default 4096 */
     uint64_t idle_timeout_ms;                 /* default 300 s */
     uint64_t write_queue_max;                 /* per connection, default 8 MiB */

@@ -54,7 +54,8 @@ PY
            pilot_raft_proposals_failed_total pilot_raft_proposals_pending \
            pilot_raft_commit_duration_seconds_bucket pilot_fsm_apply_duration_seconds_count \
            pilot_requests_forwarded_total pilot_agents_registered pilot_networks pilot_trust_pairs \
-           pilot_clients_connected pilot_build_info; do
+           pilot_clients_connected pilot_build_info pilot_raft_leader_probes_total \
+           pilot_raft_fast_elections_total; do
     grep -q "^$m[ {]" "$OPS_TMP/m$i.txt" || fail "node $i /metrics lacks $m"
   done
   grep -q '^pilot_raft_has_leader 1$' "$OPS_TMP/m$i.txt" || fail "node $i has no leader"

@@ -54,9 +54,11 @@ static void test_flags_and_validate(void **state)
     const char *argv[] = {"x", "--id", "2", "--data-dir", "/tmp/d", "--listen=127.0.0.1:9000",
                           "--raft", "127.0.0.1:9001", "--initial-cluster",
                           "1=127.0.0.1:8001,2=127.0.0.1:9001", "--cluster-key-file", "/k",
-                          "--redirect", "--election-timeout", "2000"};
+                          "--redirect", "--election-timeout", "2000", "--no-fast-failover"};
     (void)state;
-    assert_int_equal(parse(&c, 15, argv, errmsg), REG_OK);
+    assert_int_equal(parse(&c, 16, argv, errmsg), REG_OK);
+    assert_true(c.no_fast_failover);
+    assert_false(c.bootstrap);
     assert_int_equal(c.id, 2);
     assert_string_equal(c.listen, "127.0.0.1:9000");
     assert_true(c.redirect);
@@ -145,7 +147,8 @@ static void test_ini_file(void **state)
     struct srv_config c;
     char errmsg[REG_ERRMSG_SIZE], path[128], arg[160];
     const char *ini = "; comment\n[node]\nid = 3\ndata_dir = /var/x\nlisten = 127.0.0.1:5\n"
-                      "[tuning]\nelection-timeout = 1500\nredirect = true\n";
+                      "[tuning]\nelection-timeout = 1500\nredirect = true\n"
+                      "no_fast_failover = no\n";
     const char *argv[] = {"x", "--election-timeout", "3000", "--config", arg};
     (void)state;
     write_file("a.ini", ini, strlen(ini), 0600, path);
@@ -155,6 +158,7 @@ static void test_ini_file(void **state)
     assert_int_equal(c.id, 3);
     assert_string_equal(c.data_dir, "/var/x");
     assert_true(c.redirect);
+    assert_false(c.no_fast_failover);
     assert_int_equal(c.election_timeout_ms, 3000);
 
     write_file("b.ini", "id = 3\nbogus = 1\n", 18, 0600, path);
