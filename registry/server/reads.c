@@ -424,16 +424,18 @@ void srv__read_serve(struct srv__req *r, bool stale)
     struct proto_out o;
     struct proto_response rs;
     char errmsg[REG_ERRMSG_SIZE] = "";
+    uint8_t small[2048];
     void *buf = NULL;
     size_t len = 0, i;
     read_fn fn = NULL;
+    uint32_t viewer;
     int rv;
     (void)stale;
     if (strcmp(r->op->name, "cluster_status") == 0) {
         srv__cluster_status(r);
         return;
     }
-    for (i = 0; i < sizeof readers / sizeof readers[0]; i++) {
+    for (i = 0; i < sizeof readers / sizeof readers[0] && fn == NULL; i++) {
         if (strcmp(readers[i].name, r->op->name) == 0) {
             fn = readers[i].fn;
         }
@@ -443,12 +445,25 @@ void srv__read_serve(struct srv__req *r, bool stale)
                          r->op->name);
         return;
     }
-    proto_out_grow(&o);
-    rv = fn(s, r, srv__viewer(s, &r->ident), &o, errmsg);
-    if (rv == REG_OK) {
-        rv = proto_out_take(&o, &buf, &len);
+    viewer = srv__viewer(s, &r->ident);
+    /* Most views are small: encode them on the stack; a view that does not
+     * fit is encoded again into a growing buffer (readers only read). */
+    proto_out_fixed(&o, small, sizeof small);
+    rv = fn(s, r, viewer, &o, errmsg);
+    if (rv == REG_OK && o.err == REG_OK) {
+        buf = small;
+        len = o.len;
+    } else if (o.err != REG_OK && o.err != REG_TOO_LARGE) {
+        rv = o.err;
+    } else if (o.err == REG_TOO_LARGE) {
+        errmsg[0] = '\0';
+        proto_out_grow(&o);
+        rv = fn(s, r, viewer, &o, errmsg);
+        if (rv == REG_OK) {
+            rv = proto_out_take(&o, &buf, &len);
+        }
+        proto_out_free(&o);
     }
-    proto_out_free(&o);
     if (rv != REG_OK) {
         srv__reply_error(r, rv, "%s", errmsg[0] ? errmsg : reg_strerror(rv));
         return;
@@ -462,7 +477,9 @@ void srv__read_serve(struct srv__req *r, bool stale)
     rs.has_index = true;
     rs.index = st_applied_index(s->state);
     srv__reply_rs(r, &rs, NULL, NULL);
-    reg_free(buf);
+    if (buf != small) {
+        reg_free(buf);
+    }
 }
 
 static void read_ready(void *data, int status)
