@@ -1,7 +1,7 @@
 /* pilot-lossyfs: a FUSE passthrough that loses un-fsynced writes on demand
  * (issue 7 item 2; the lazyfs-like fault of fault-injection.md §5.4).
  *
- *   pilot-lossyfs BACKING_DIR MOUNTPOINT [--ignore-fsync]
+ *   pilot-lossyfs BACKING_DIR MOUNTPOINT [--ignore-fsync] [--sync-delay-ms N]
  *
  * Data written to a file stays in this process's memory ("page cache")
  * until the file is fsynced/fdatasynced, or was opened with O_SYNC/O_DSYNC
@@ -11,7 +11,9 @@
  * the backing directory at once: only file data is lossy (a documented
  * limit of this layer; lazyfs also drops un-synced directory entries).
  * --ignore-fsync (and builds with -DPILOT_CANARY=NO_FSYNC) turn fsync and
- * O_DSYNC into no-ops: the "fsync skipped" canary.
+ * O_DSYNC into no-ops: the "fsync skipped" canary. --sync-delay-ms makes
+ * every fsync and synchronous write take N ms longer (a slow disk): commits
+ * slow down, so more writes are in flight when a fault strikes.
  *
  * Kernel caching is off (direct_io, zero attribute/entry timeouts) so that
  * what a reader sees is exactly this layer's view. One mutex guards the
@@ -31,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 /* One contiguous run of dirty bytes. Extents of a file never overlap and
@@ -50,6 +53,15 @@ struct lfs_file {
 
 static char lfs_backing[PATH_MAX];
 static int lfs_ignore_fsync;
+static unsigned lfs_sync_delay_ms;
+
+static void lfs_slow_disk(void)
+{
+    if (lfs_sync_delay_ms > 0) {
+        struct timespec ts = {lfs_sync_delay_ms / 1000, (long)(lfs_sync_delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
 static struct lfs_file *lfs_files;
 static pthread_mutex_t lfs_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int lfs_crash;
@@ -377,6 +389,9 @@ static int lfs_write(const char *path, const char *buf, size_t size, off_t off,
     int sync = (fi->flags & (O_DSYNC | O_SYNC)) != 0 && !lfs_ignore_fsync;
     struct lfs_file *f;
 
+    if (sync) {
+        lfs_slow_disk();
+    }
     LFS_BEGIN();
     if (sync) {
         /* A synchronous write is durable when it returns: older dirty data
@@ -408,6 +423,7 @@ static int lfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
     if (lfs_ignore_fsync) {
         return 0;
     }
+    lfs_slow_disk();
     LFS_BEGIN();
     rv = lfs_flush(lfs_find(path, 0), (int)fi->fh);
     LFS_END();
@@ -596,12 +612,26 @@ int main(int argc, char **argv)
 #ifdef PILOT_CANARY_NO_FSYNC
     lfs_ignore_fsync = 1;
 #endif
-    if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "--ignore-fsync") != 0)) {
-        fprintf(stderr, "usage: pilot-lossyfs BACKING_DIR MOUNTPOINT [--ignore-fsync]\n");
+    if (argc < 3) {
+        fprintf(stderr, "usage: pilot-lossyfs BACKING_DIR MOUNTPOINT [--ignore-fsync] "
+                        "[--sync-delay-ms N]\n");
         return 2;
     }
-    if (argc == 4) {
-        lfs_ignore_fsync = 1;
+    for (int i = 3; i < argc; i++) {
+        char *end = NULL;
+        if (strcmp(argv[i], "--ignore-fsync") == 0) {
+            lfs_ignore_fsync = 1;
+        } else if (strcmp(argv[i], "--sync-delay-ms") == 0 && i + 1 < argc) {
+            unsigned long v = strtoul(argv[++i], &end, 10);
+            if (end == argv[i] || *end != '\0' || v > 10000) {
+                fprintf(stderr, "pilot-lossyfs: --sync-delay-ms takes 0..10000\n");
+                return 2;
+            }
+            lfs_sync_delay_ms = (unsigned)v;
+        } else {
+            fprintf(stderr, "pilot-lossyfs: unknown option %s\n", argv[i]);
+            return 2;
+        }
     }
     if (realpath(argv[1], lfs_backing) == NULL) {
         fprintf(stderr, "pilot-lossyfs: %s: %s\n", argv[1], strerror(errno));

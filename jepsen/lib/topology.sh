@@ -58,6 +58,7 @@ data_prepare() {
     fuse)
       local extra=()
       [ "${CANARY:-}" = NO_FSYNC ] && extra=(--ignore-fsync)
+      [ "${DISK_LATENCY:-0}" -gt 0 ] && extra+=(--sync-delay-ms "$DISK_LATENCY")
       "$BIN/jepsen/fuse/pilot-lossyfs" "$WORK/n$k/backing" "$d" "${extra[@]}" \
         >"$WORK/n$k/fuse.log" 2>&1 &
       echo $! >"$WORK/n$k/fuse.pid"
