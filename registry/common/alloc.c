@@ -94,3 +94,13 @@ void *reg_xrealloc(void *p, size_t n)
     }
     return q;
 }
+
+void *reg_xaligned(size_t align, size_t n)
+{
+    size_t bytes = (n + align - 1) & ~(align - 1);
+    void *p = aligned_alloc(align, bytes == 0 ? align : bytes);
+    if (p == NULL) {
+        out_of_memory(bytes);
+    }
+    return p;
+}

@@ -83,6 +83,9 @@ char *reg_strdup(const char *s);
 void *reg_xmalloc(size_t n);
 void *reg_xcalloc(size_t count, size_t n);
 void *reg_xrealloc(void *p, size_t n);
+/* n bytes aligned to align (a power of two, multiple of sizeof(void *));
+ * n is rounded up to a multiple of align. Free with reg_free. */
+void *reg_xaligned(size_t align, size_t n);
 
 /* Test hook: the nth call from now to a non-aborting allocator fails
  * (1 = the next one); 0 disables. Returns the number of allocations made

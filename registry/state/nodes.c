@@ -309,13 +309,9 @@ static void do_register(struct st_state *s, const struct st_cmd *cmd, struct st_
     if (id == 0) {
         id = s->next_node_id;
         uint32_t need = id - ST_FIRST_NODE_ID + 1;
-        if (need > s->nodes_cap) {
-            uint32_t old = s->nodes_cap;
-            st__grow((void **)&s->nodes, &s->nodes_cap, need, sizeof *s->nodes);
-            memset(&s->nodes[old], 0, (s->nodes_cap - old) * sizeof *s->nodes);
-        }
+        st__nodes_reserve(s, need);
         s->next_node_id++;
-        n = st__node(s, id);
+        n = &s->nodes[id - ST_FIRST_NODE_ID];
         memcpy(n->key, cmd->caller_key, ST_KEY_LEN);
         st__key_index(s, id);
     } else {
@@ -376,7 +372,7 @@ static void do_rotate(struct st_state *s, const struct st_cmd *cmd, uint32_t id,
         return;
     }
     st__ix_remove(&s->key_ix, key_hash(s, id), id, key_hash, s);
-    memcpy(st__node(s, id)->key, cmd->key, ST_KEY_LEN);
+    memcpy(s->nodes[id - ST_FIRST_NODE_ID].key, cmd->key, ST_KEY_LEN); /* id is live */
     st__key_index(s, id);
 }
 

@@ -566,8 +566,7 @@ static bool dec_all(struct rbuf *r, struct st_state *s)
         return fail(r, "node counter beyond data");
     }
     uint32_t n_nodes = (uint32_t)(next_node - ST_FIRST_NODE_ID);
-    s->nodes = reg_xcalloc((size_t)n_nodes + 1, sizeof *s->nodes);
-    s->nodes_cap = n_nodes + 1;
+    st__nodes_reserve(s, n_nodes + 1);
     s->next_node_id = (uint32_t)next_node;
     s->next_network_id = (uint32_t)next_net;
     st__ix_reserve(&s->key_ix, n_nodes, NULL, s);

@@ -78,23 +78,27 @@ struct st__ext {
     uint32_t n_outc, cap_outc;
 };
 
+/* Field order matters for st_may_reach, which runs on every access check:
+ * everything it reads (registered, public_, the network list, the trust list
+ * head) sits in the first 24 bytes, and the record is 96 bytes, so that
+ * window never straddles a cache line: a check touches one line per node. */
 struct st__node {
-    uint8_t key[ST_KEY_LEN];
+    uint8_t registered, public_, online, n_tags;
+    uint16_t n_nets, cap_nets; /* cap_nets <= ST__NETS_INLINE: inline */
+    uint32_t trust_head;      /* pair index + 1, list sorted by peer; ST__NIL = none */
+    uint8_t host_len;         /* strlen of the hostname part of str */
+    union {
+        uint16_t inl[ST__NETS_INLINE];
+        uint16_t *heap;
+    } nets;                   /* non-backbone networks, ascending */
     int64_t created_ms;
     int64_t last_change_ms;
     char *str;                /* "hostname\0endpoint\0" in one block (one
                                  allocation per agent instead of two); NULL
                                  when both are empty */
     char *tags;               /* n_tags strings back to back, NUL-terminated */
-    union {
-        uint16_t inl[ST__NETS_INLINE];
-        uint16_t *heap;
-    } nets;                   /* non-backbone networks, ascending */
-    uint16_t n_nets, cap_nets; /* cap_nets <= ST__NETS_INLINE: inline */
-    uint32_t trust_head;      /* pair index + 1, list sorted by peer; ST__NIL = none */
     struct st__ext *ext;      /* NULL when no pending / outcomes */
-    uint8_t registered, public_, online, n_tags;
-    uint8_t host_len;         /* strlen of the hostname part of str */
+    uint8_t key[ST_KEY_LEN];
 };
 
 struct st__pair {             /* trust pair {a < b} */
@@ -225,6 +229,8 @@ bool st__fits(const char *s, size_t size);
 char *st__strdup(const char *s);
 /* Node id of the command's caller if its key maps to a registered node. */
 uint32_t st__caller(const struct st_state *s, const struct st_cmd *cmd);
+/* Grow the node array to hold need records (64-byte aligned, zeroed). */
+void st__nodes_reserve(struct st_state *s, uint32_t need);
 void st__grow(void **p, uint32_t *cap, uint32_t need, size_t elem);
 
 /* nodes.c */

@@ -6,6 +6,7 @@
  * mutation, so an error result always means "nothing changed". Handlers
  * follow that shape: validate, then mutate with aborting allocators. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "st_internal.h"
@@ -44,6 +45,29 @@ void st__grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
     }
     *p = reg_xrealloc(*p, (size_t)c * elem);
     *cap = (uint32_t)c;
+}
+
+/* The node array is 64-byte aligned (and its records 96 bytes), so the
+ * first 24 bytes of a record, all that st_may_reach reads, never straddle a
+ * cache line. realloc keeps no alignment, hence the copy. */
+void st__nodes_reserve(struct st_state *s, uint32_t need)
+{
+    if (need <= s->nodes_cap) {
+        return;
+    }
+    uint64_t c = s->nodes_cap < 4 ? 4 : (uint64_t)s->nodes_cap + s->nodes_cap / 2;
+    if (c < need) {
+        c = need;
+    }
+    size_t bytes = (size_t)c * sizeof *s->nodes;
+    struct st__node *n = reg_xaligned(64, bytes);
+    memset(n, 0, bytes);
+    if (s->nodes != NULL) {
+        memcpy(n, s->nodes, (size_t)s->nodes_cap * sizeof *s->nodes);
+    }
+    reg_free(s->nodes);
+    s->nodes = n;
+    s->nodes_cap = (uint32_t)c;
 }
 
 uint32_t st__caller(const struct st_state *s, const struct st_cmd *cmd)
