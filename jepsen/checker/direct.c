@@ -191,7 +191,7 @@ static int build(struct facts *fs, const struct jc_history *h, const struct jc_p
     if (rv != REG_OK) {
         return rv;
     }
-    qsort(fs->f, fs->n, sizeof(*fs->f), cmp_fact);
+    jc__sort(fs->f, fs->n, sizeof(*fs->f), cmp_fact);
     fs->g = reg_malloc((fs->n + 1) * sizeof(*fs->g));
     if (fs->g == NULL) {
         return REG_NOMEM;
@@ -540,7 +540,7 @@ static int monotonic(const struct jc_history *h, const struct jc_pairs *pairs,
         ops[n].op = h->ops[p->inv].index;
         n++;
     }
-    qsort(ops, n, sizeof(*ops), cmp_idx_call);
+    jc__sort(ops, n, sizeof(*ops), cmp_idx_call);
     for (size_t lo = 0; lo < n;) {
         size_t hi = lo;
         size_t j = 0;
@@ -549,7 +549,7 @@ static int monotonic(const struct jc_history *h, const struct jc_pairs *pairs,
             by_ret[hi - lo] = &ops[hi];
             hi++;
         }
-        qsort(by_ret, hi - lo, sizeof(*by_ret), cmp_ret);
+        jc__sort(by_ret, hi - lo, sizeof(*by_ret), cmp_ret);
         for (size_t i = lo; i < hi; i++) {
             while (j < hi - lo && by_ret[j]->ret < ops[i].call) {
                 if (best == NULL || by_ret[j]->applied > best->applied) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "checker.h"
+#include "internal.h"
 
 void jc_history_init(struct jc_history *h)
 {
@@ -123,7 +124,7 @@ static int merge_retries(const struct jc_history *h, struct jc_pairs *out,
             n++;
         }
     }
-    qsort(v, n, sizeof(*v), cmp_req);
+    jc__sort(v, n, sizeof(*v), cmp_req);
     rv = REG_MALFORMED;
     for (size_t lo = 0; lo < n;) {
         size_t hi = lo + 1;

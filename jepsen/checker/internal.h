@@ -2,6 +2,8 @@
 #ifndef PILOT_JEPSEN_CHECKER_INTERNAL_H
 #define PILOT_JEPSEN_CHECKER_INTERNAL_H
 
+#include <stdlib.h>
+
 #include "checker.h"
 
 /* Values nest at most this deep; deeper input is malformed, which keeps the
@@ -19,5 +21,15 @@ int jc__read_edn(const char *text, size_t len, struct jc_history *h,
 
 /* Byte-wise state helpers shared by the models. */
 uint64_t jc__hash_bytes(const void *p, size_t n);
+
+/* qsort that accepts an empty array (base may then be NULL, which qsort
+ * itself does not allow: UBSan reports it). */
+static inline void jc__sort(void *base, size_t n, size_t size,
+                            int (*cmp)(const void *, const void *))
+{
+    if (n > 1) {
+        qsort(base, n, size, cmp);
+    }
+}
 
 #endif /* PILOT_JEPSEN_CHECKER_INTERNAL_H */

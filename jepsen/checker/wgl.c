@@ -227,7 +227,7 @@ static int search(struct part *p)
             remaining++;
         }
     }
-    qsort(ents, 2 * n, sizeof(*ents), cmp_entry);
+    jc__sort(ents, 2 * n, sizeof(*ents), cmp_entry);
     {
         /* Matching after sorting: remember where each id's call landed. */
         size_t *call_pos = reg_malloc((n + 1) * sizeof(*call_pos));
@@ -422,7 +422,7 @@ int jc_check_linearizable(const struct jc_history *h, const struct jc_pairs *pai
         items[n].id = i;
         n++;
     }
-    qsort(items, n, sizeof(*items), cmp_by_key);
+    jc__sort(items, n, sizeof(*items), cmp_by_key);
     for (size_t i = 0; i < n; i++) {
         ids[i] = items[i].id;
     }

@@ -20,4 +20,7 @@ add_test(NAME test_checker_cli COMMAND sh -c "\
   \"$1\" --model bank \"$2/cas-good-crashed.edn\" 2>/dev/null; test $? -eq 2 || exit 13; \
   \"$1\" --model register \"$2/no-such-file\" 2>/dev/null; test $? -eq 2 || exit 14; \
   \"$1\" --model register --format edn \"$2/../checker.h\" >/dev/null; test $? -eq 1 || exit 15; \
+  for m in register access set unique; do \
+    \"$1\" --model $m \"$2/empty.jsonl\" >/dev/null || exit 16; \
+  done; \
   exit 0" sh $<TARGET_FILE:pilot-check> ${_cd})
