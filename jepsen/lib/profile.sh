@@ -21,7 +21,7 @@ STAMP=$(date +%Y%m%dT%H%M%S)
 SUMMARY="$STORE/profile-$PROFILE-$STAMP"
 mkdir -p "$SUMMARY"
 pass=0 fail=0
-declare -a ROWS
+ROWS=()
 
 one() { # one NODES TIME NEMESIS WORKLOAD [CANARY [EXTRA ARGS...]]
   local s=$(( SEED + ${#ROWS[@]} * 7919 )) rc
@@ -102,4 +102,4 @@ esac
 } >"$SUMMARY/summary.md"
 cat "$SUMMARY/summary.md"
 echo "jepsen profile $PROFILE: $pass passed, $fail failed (summary: $SUMMARY)"
-[ "$fail" = 0 ]
+[ "$fail" = 0 ] && [ "$pass" -gt 0 ]
