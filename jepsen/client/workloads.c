@@ -103,7 +103,8 @@ static int create_net(struct cl_client *owner, uint64_t seed, unsigned k, uint32
     int rv;
     memset(&cmd, 0, sizeof cmd);
     cmd.op = ST_CMD_NET_CREATE;
-    snprintf(cmd.name, sizeof cmd.name, "jep-%" PRIu64 "-%08x-%u", seed % 100000, randombytes_random(), k);
+    snprintf(cmd.name, sizeof cmd.name, "jep-%" PRIu64 "-%08x-%u", seed % 100000,
+             randombytes_random(), k);
     cmd.join_rule = ST_JOIN_OPEN;
     rv = jw_setup_write(owner, &cmd, "network_id", &id, 30000);
     if (rv != REG_OK) {

@@ -58,7 +58,8 @@ static unsigned lfs_sync_delay_ms;
 static void lfs_slow_disk(void)
 {
     if (lfs_sync_delay_ms > 0) {
-        struct timespec ts = {lfs_sync_delay_ms / 1000, (long)(lfs_sync_delay_ms % 1000) * 1000000L};
+        struct timespec ts = {lfs_sync_delay_ms / 1000,
+                              (long)(lfs_sync_delay_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
 }
