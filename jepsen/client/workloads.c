@@ -8,7 +8,9 @@
  *                resolve A). A is private, so B/C may resolve A iff member
  *                of N_k or trusted, which is the model's rule.
  *   kick-fanout  invite, resolve, kick, then resolve from every node at once
- *                every 20 ms for 1 s; any allow is a stale allow.
+ *                every 20 ms for 1 s, then every 100 ms up to 3 s (a leader
+ *                crash right after the kick takes an election to show);
+ *                any allow is a stale allow.
  *   members      per-network sets (set model): invite = add, kick = remove,
  *                network_members = read.
  *   durability   unique public registrations (unique model), read back by
@@ -26,8 +28,10 @@
 #include "jw.h"
 
 #define MEMBERS_UNIVERSE 6
-#define FANOUT_MAX_MS 1000
+#define FANOUT_FAST_MS 1000  /* probe every FANOUT_EVERY_MS for this long */
 #define FANOUT_EVERY_MS 20
+#define FANOUT_MAX_MS 3000   /* then every FANOUT_SLOW_MS up to this */
+#define FANOUT_SLOW_MS 100
 
 uint64_t jw_rand(uint64_t *s)
 {
@@ -484,12 +488,14 @@ static void *probe_main(void *arg)
     struct probe *pr = arg;
     struct jw_run *run = pr->proc.run;
     struct jw_res res;
+    uint64_t fast_end = jw_mono_ns() + FANOUT_FAST_MS * 1000000ull;
     uint64_t end = jw_mono_ns() + FANOUT_MAX_MS * 1000000ull;
 
     pr->deny_ns = -1;
     pr->allows = 0;
-    /* The whole second, not just until the first deny: a deposed leader
-     * that has not noticed yet may answer stale a little later. */
+    /* Not just until the first deny: a deposed leader that has not noticed
+     * yet, or a new leader that has not yet learned the last commit, may
+     * answer stale later (after a leader crash that takes an election). */
     while (jw_mono_ns() < end && pr->cl != NULL) {
         resolve_op(&pr->proc, pr->cl, pr->key, run->owner.id, false, &res);
         if (res.out == JC_OUT_OK) {
@@ -499,7 +505,7 @@ static void *probe_main(void *arg)
                 pr->deny_ns = res.t_done - pr->t_kick;
             }
         }
-        sleep_ns(FANOUT_EVERY_MS * 1000000ull);
+        sleep_ns((jw_mono_ns() < fast_end ? FANOUT_EVERY_MS : FANOUT_SLOW_MS) * 1000000ull);
     }
     return NULL;
 }

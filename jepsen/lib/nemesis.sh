@@ -268,6 +268,7 @@ nemesis_start() {
       partition_start "${1#partition-}"; CUR_FAULT=partition ;;
     kill) r=(one leader majority); kill_start "${r[$((RANDOM % 3))]}"; CUR_FAULT=kill ;;
     kill-all) kill_start all; CUR_FAULT=kill ;;
+    kill-leader) kill_start leader; CUR_FAULT=kill ;;
     stop) kill_start one; CUR_FAULT=kill ;;
     pause) r=(one leader majority); pause_start "${r[$((RANDOM % 3))]}"; CUR_FAULT=pause ;;
     pause-leader) pause_start leader; CUR_FAULT=pause ;;
