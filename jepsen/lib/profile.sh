@@ -61,12 +61,12 @@ case "$PROFILE" in
     # run that passes is a detection miss, so exit codes flip here.
     TC=${JEPSEN_CANARY_S:-120}
     : >"$SUMMARY/canaries.jsonl"
-    for spec in NO_READ_BARRIER:partition-leader:kick-fanout NO_READ_BARRIER:pause-leader:kick-fanout \
-                EARLY_ACK:kill:durability EARLY_ACK:partition-leader:registry \
-                LOST_AS_FAIL:partition-leader:registry LOST_AS_FAIL:kill:registry \
+    for spec in NO_READ_BARRIER:kill-leader:kick-fanout NO_READ_BARRIER:partition-leader:kick-fanout \
+                EARLY_ACK:partition-leader:registry EARLY_ACK:kill:registry \
+                LOST_AS_FAIL:partition-leader:registry LOST_AS_FAIL:pause-leader:registry \
                 NO_FSYNC:lost-unsynced-all:durability NO_FSYNC:lost-unsynced:durability \
-                NO_DEDUP:partition:registry NO_DEDUP:kill:registry \
-                NO_INIT_BARRIER:partition-leader:registry NO_INIT_BARRIER:kill:kick-fanout; do
+                NO_DEDUP:kill:registry NO_DEDUP:partition:registry \
+                NO_INIT_BARRIER:kill-leader:kick-fanout NO_INIT_BARRIER:partition-leader:registry; do
       IFS=: read -r c f w <<<"$spec"
       for rep in $(seq 1 "${JEPSEN_CANARY_RUNS:-1}"); do
         # Frequent faults and a slow disk (more writes in flight when a
