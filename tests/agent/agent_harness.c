@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -87,6 +88,8 @@ static void spawn(struct ag *a, struct it_cluster *c)
     a->pid = fork();
     assert_true(a->pid >= 0);
     if (a->pid == 0) {
+        /* Stopped with the test process even when its teardown never runs. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int out = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (out >= 0) {
             dup2(out, 1);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -170,6 +171,10 @@ static void node_spawn(struct it_cluster *c, unsigned i, const char *mode, unsig
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* A test that fails an assertion or hits ctest's timeout never
+         * reaches its teardown: let the kernel stop the node with it. (The
+         * signal follows the forking thread; tests spawn from the main one.) */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         fd = open(n->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd >= 0) {
             dup2(fd, 2);
