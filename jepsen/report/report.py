@@ -417,7 +417,17 @@ def analyse(run_dir, args):
         f["count"] += 1
         f["total_s"] = round(f["total_s"] + (b - a) / 1e9, 2)
 
+    # Memory and fd tracking (soak): first, last and peak per node.
+    resources = {}
+    for r in load_jsonl(os.path.join(run_dir, "resources.jsonl")):
+        e = resources.setdefault(r["node"], {"rss_kb_first": r["rss_kb"], "fds_first": r["fds"],
+                                             "rss_kb_max": 0, "fds_max": 0})
+        e["rss_kb_last"], e["fds_last"] = r["rss_kb"], r["fds"]
+        e["rss_kb_max"] = max(e["rss_kb_max"], r["rss_kb"])
+        e["fds_max"] = max(e["fds_max"], r["fds"])
+
     results = {"valid": valid, "config": cfg, "verdicts": verdicts, "counts": counts,
+               "resources": resources,
                "errors": errors, "ops_per_node": per_node, "availability": avail,
                "latency": latency, "failover": failover, "recovery_after_heal": recovery,
                "elections": elections, "kick_propagation": kick,
@@ -498,6 +508,10 @@ def write_html(run_dir, res, svgs):
                  "per node p99: %s</p>" % (kp["kicks"], kp["stale_allows"], kp["p50_ms"],
                                            kp["p99_ms"], kp["max_ms"],
                                            html.escape(json.dumps(kp["per_node_p99_ms"]))))
+    parts.append("<h2>Memory and file descriptors per node</h2>" + table(
+        [(n, e["rss_kb_first"], e.get("rss_kb_last"), e["rss_kb_max"], e["fds_first"],
+          e.get("fds_last"), e["fds_max"]) for n, e in sorted(res["resources"].items())],
+        ["node", "RSS KiB first", "last", "max", "fds first", "last", "max"]))
     parts.append("<h2>Node logs</h2>")
     if res["log_findings"]:
         parts.append(table([(x["file"], x["kind"], x.get("line_no"), x["line"])
