@@ -232,9 +232,10 @@ static int group_setup(void **state)
     for (unsigned i = 0; i < N; i++) {
         snprintf(dirs[i], sizeof dirs[i], "%s/n%u", root, i + 1);
         assert_int_equal(mkdir(dirs[i], 0700), 0);
-        snprintf(addrs[i], sizeof addrs[i], "127.0.0.1:%d", free_port());
+        int port = free_port();
+        snprintf(addrs[i], sizeof addrs[i], "127.0.0.1:%d", port);
         peers[i].id = i + 1;
-        snprintf(peers[i].address, sizeof peers[i].address, "%s", addrs[i]);
+        snprintf(peers[i].address, sizeof peers[i].address, "127.0.0.1:%d", port);
     }
     for (unsigned i = 0; i < N; i++) {
         int fds[2];
