@@ -40,7 +40,7 @@ static void status_text(const json_t *d)
         {"raft_id", "ID"},       {"name", "NAME"},        {"client_addr", "ADDRESS"},
         {"state", "STATE"},      {"role", "ROLE"},        {"term", "TERM"},
         {"commit_index", "COMMIT"}, {"applied_index", "APPLIED"}, {"leader_id", "LEADER"},
-        {"ready", "READY"},      {"error", "ERROR"},
+        {"serving", "READY"},    {"error", "ERROR"},
     };
     ctl_table(json_object_get(d, "members"), cols, 11);
 }

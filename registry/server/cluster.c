@@ -53,12 +53,13 @@ static int status_result(struct proto_out *o, struct srv *s, struct srv__req *r,
     char hash[2 * ST_HASH_LEN + 1];
     uint64_t lid;
     char laddr[ST_ADDR_MAX + 1];
+    char why[128];
     (void)r;
     (void)arg;
     glue_status(s->glue, &st);
     srv__state_hash_hex(s, hash);
     srv__leader_hint(s, &lid, laddr);
-    proto_put_map(o, 16);
+    proto_put_map(o, 17);
     proto_put_str(o, "id");
     proto_put_u64(o, s->id);
     proto_put_str(o, "name");
@@ -85,8 +86,13 @@ static int status_result(struct proto_out *o, struct srv *s, struct srv__req *r,
     proto_put_u64(o, lid);
     proto_put_str(o, "leader_addr");
     proto_put_str(o, laddr);
+    /* ready: raft-glue's leader readiness (leader-init barrier committed;
+     * always false on a follower). serving: what /readyz answers (has a
+     * leader, caught up, can forward), which operators want to see. */
     proto_put_str(o, "ready");
     proto_put_bool(o, st.ready);
+    proto_put_str(o, "serving");
+    proto_put_bool(o, srv__ready(s, why, sizeof why));
     proto_put_str(o, "state_hash");
     proto_put_str(o, hash);
     proto_put_str(o, "cluster_id");

@@ -514,6 +514,7 @@ int it_status(struct it_cluster *c, unsigned i, struct it_status *st)
         it_map_u64(&resp.result, "applied_index", &st->applied_index);
         it_map_u64(&resp.result, "leader_id", &st->leader_id);
         proto_get_bool(&resp.result, "ready", 0, &st->ready, errmsg);
+        proto_get_bool(&resp.result, "serving", 0, &st->serving, errmsg);
         proto_get_str(&resp.result, "state", 0, sizeof st->state - 1, st->state, errmsg);
         proto_get_str(&resp.result, "role", 0, sizeof st->role - 1, st->role, errmsg);
         proto_get_str(&resp.result, "state_hash", 0, sizeof st->hash - 1, st->hash, errmsg);

@@ -61,7 +61,8 @@ struct it_status {
     uint64_t id, term, applied_index, leader_id;
     char state[16];
     char role[16];
-    bool ready;
+    bool ready;             /* leader-init barrier committed (leaders only) */
+    bool serving;           /* what /readyz answers */
     char hash[72];
     char leader_addr[64];
 };

@@ -38,6 +38,14 @@ static void test_write_via_follower(void **state)
     }
     cl_close(agent);
     it_assert_converged(&c, 10000);
+    /* A healthy cluster: every node serves (what /readyz says), and only the
+     * leader reports its leader-init readiness. */
+    for (i = 0; i < 3; i++) {
+        struct it_status st;
+        assert_int_equal(it_status(&c, i, &st), REG_OK);
+        assert_true(st.serving);
+        assert_true(st.ready == (strcmp(st.state, "leader") == 0));
+    }
     it_cluster_destroy(&c);
 }
 
