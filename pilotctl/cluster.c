@@ -18,7 +18,7 @@
 
 static const char usage_all[] =
     "pilotctl cluster status | members | add --id N --name NAME --raft H:P --client H:P "
-    "[--http H:P] | remove <id> | transfer [--to id] | snapshot [save FILE | inspect FILE] | "
+    "[--http H:P] | remove <id> | transfer [--to id] | snapshot save FILE | snapshot inspect FILE | "
     "gen-haproxy [--mode ready|leader] [--bind H:P] [--output FILE]";
 
 /* Snapshot files above this are refused (save and inspect). */
@@ -226,8 +226,6 @@ static int cmd_admin(int argc, char **argv)
         snprintf(a.member.client_addr, sizeof a.member.client_addr, "%s", ctl_opt_val(&o[3]));
         snprintf(a.member.http_addr, sizeof a.member.http_addr, "%s",
                  ctl_opt_val(&o[4]) != NULL ? ctl_opt_val(&o[4]) : "");
-    } else if (strcmp(sub, "snapshot") == 0) {
-        op = "cluster_snapshot";
     } else if (strcmp(sub, "remove") == 0) {
         op = "cluster_remove";
         if (np != 1 || !ctl_parse_uint(pos[0], 1, UINT64_MAX, &id))
@@ -460,8 +458,6 @@ static int cmd_snapshot(int argc, char **argv)
     size_t np;
     int rv;
 
-    if (argc < 2)
-        return cmd_admin(argc, argv);
     rv = ctl_parse(argc, argv, NULL, 0, pos, 2, 2, &np, usage);
     if (rv != CTL_EXIT_OK)
         return rv;

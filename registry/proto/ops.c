@@ -188,7 +188,6 @@ static const struct proto_op ops[] = {
     S("cluster_add", ADMIN, "add a node to the raft configuration", a_member),
     S("cluster_remove", ADMIN, "remove a node from the raft configuration", a_member_id),
     S("cluster_transfer", ADMIN, "transfer leadership (raft_id 0: any)", a_member_id_opt),
-    S0("cluster_snapshot", ADMIN, "take a snapshot now"),
     S("cluster_snapshot_read", ADMIN,
       "backup: snapshot_id 0 takes a consistent snapshot file on the leader; then read it by "
       "offset", a_snapshot_read),

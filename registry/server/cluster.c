@@ -263,10 +263,6 @@ bool srv__cluster_op(struct srv__req *r)
         op_remove(r);
     } else if (strcmp(name, "cluster_transfer") == 0) {
         op_transfer(r);
-    } else if (strcmp(name, "cluster_snapshot") == 0) {
-        srv__reply_error(r, REG_UNAVAILABLE,
-                         "on-demand snapshots are not supported yet; raft snapshots every "
-                         "%llu entries", (unsigned long long)r->srv->cfg.snapshot_threshold);
     } else {
         return false;
     }
