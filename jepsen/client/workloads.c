@@ -32,6 +32,10 @@
 #define FANOUT_EVERY_MS 20
 #define FANOUT_MAX_MS 3000   /* then every FANOUT_SLOW_MS up to this */
 #define FANOUT_SLOW_MS 100
+/* Between invite and kick, a member stays in for up to this long, so some
+ * kicks revoke a membership that was committed before a fault began: a
+ * stale node then still holds the member, and an allow from it shows. */
+#define FANOUT_LINGER_MS 3000
 
 uint64_t jw_rand(uint64_t *s)
 {
@@ -524,6 +528,7 @@ static void fanout_round(struct jw_proc *p, struct conns *c, struct probe *pr, u
     if (ag != NULL) {
         resolve_op(p, ag, key, run->owner.id, false, &res);
     }
+    sleep_ns(jw_rand(&p->rng) % (FANOUT_LINGER_MS + 1) * 1000000ull);
     net_node_op(p, c->owner, ST_CMD_NET_KICK, "kick", key, NULL, run->nets[k], b, &res);
     if (res.out != JC_OUT_OK) {
         return;

@@ -95,6 +95,34 @@ partition_stop() {
   nem_log stop-partition null
 }
 
+# ---- slow leader: a leader whose monotonic clock runs slow, cut from its peers --
+
+# The slow node (SLOW_NODE, started at SLOW_RATE by node_start) is made
+# leader by an admin leadership transfer, then cut from every peer while
+# the clients still reach its client port through br0. raft 0.15 deposes a
+# leader after one election timeout on its own clock, so this one keeps
+# believing it leads for ELECTION_MS / SLOW_RATE of real time, long after
+# the majority has elected a new leader and committed new writes. Only a
+# read path that checks with a quorum (the read barrier) keeps it from
+# answering from stale state; a lease-based read would not.
+slow_leader_start() {
+  local k=$SLOW_NODE j i l=0
+  in_ctl "$BIN/pilotctl/pilotctl" --registry "$NODE_LIST" --admin-token-file "$WORK/admin.token" \
+    cluster transfer --to "${NODE_ID[$k]}" >>"$OUT/transfer.log" 2>&1 || true
+  for i in $(seq 1 40); do
+    l=$(in_ctl "$BIN/jepsen/client/pilot-jepsen-client" status --nodes "$NODE_LIST" \
+          --admin-token-file "$WORK/admin.token" 2>/dev/null |
+        awk -v n="n$k" '$1 == n && $2 == "leader" && $6 == 1 { print 1 }')
+    [ "$l" = 1 ] && break
+    l=0
+    sleep 0.25
+  done
+  PART_RULES=""
+  for j in $(seq 1 "$NODES"); do [ "$j" != "$k" ] && cut_both "$k" "$j"; done
+  nem_log start-partition "{\"kind\":\"slow-leader\",\"isolated\":[$k],\"rate\":\"$SLOW_RATE\",\"was_leader\":$([ "$l" = 1 ] && echo true || echo false)}"
+  part_apply
+}
+
 # ---- kill / pause ------------------------------------------------------------
 
 kill_start() {
@@ -266,6 +294,7 @@ nemesis_start() {
       partition_start "${r[$((RANDOM % 6))]}"; CUR_FAULT=partition ;;
     partition-one|partition-leader|partition-halves|partition-ring|partition-bridge|partition-oneway)
       partition_start "${1#partition-}"; CUR_FAULT=partition ;;
+    slow-leader) slow_leader_start; CUR_FAULT=partition ;;
     kill) r=(one leader majority); kill_start "${r[$((RANDOM % 3))]}"; CUR_FAULT=kill ;;
     kill-all) kill_start all; CUR_FAULT=kill ;;
     kill-leader) kill_start leader; CUR_FAULT=kill ;;
@@ -322,6 +351,9 @@ nemesis_loop() {
     nemesis_start "$f"
     # Hold longer than an election timeout (pauses must outlast it).
     hold=$(( INTERVAL + RANDOM % (INTERVAL + 1) ))
+    # A slow leader is held past its own (slowed) election timeout, so the
+    # whole window in which it still believes it leads is exercised.
+    [ "$f" = slow-leader ] && [ "$hold" -lt "$SLOW_HOLD" ] && hold=$SLOW_HOLD
     sleep "$hold"
     nemesis_stop
   done

@@ -61,17 +61,19 @@ case "$PROFILE" in
     # run that passes is a detection miss, so exit codes flip here.
     TC=${JEPSEN_CANARY_S:-120}
     : >"$SUMMARY/canaries.jsonl"
-    for spec in NO_READ_BARRIER:kill-leader:kick-fanout NO_READ_BARRIER:partition-leader:kick-fanout \
+    # A fourth field overrides the disk latency (ms): NO_INIT_BARRIER's
+    # window is one follower disk write after an election.
+    for spec in NO_READ_BARRIER:slow-leader:kick-fanout NO_READ_BARRIER:partition-leader:kick-fanout \
                 EARLY_ACK:partition-leader:registry EARLY_ACK:kill:registry \
                 LOST_AS_FAIL:partition-leader:registry LOST_AS_FAIL:pause-leader:registry \
                 NO_FSYNC:lost-unsynced-all:durability NO_FSYNC:lost-unsynced:durability \
                 NO_DEDUP:kill:registry NO_DEDUP:partition:registry \
-                NO_INIT_BARRIER:kill-leader:kick-fanout NO_INIT_BARRIER:partition-leader:registry; do
-      IFS=: read -r c f w <<<"$spec"
+                NO_INIT_BARRIER:kill-leader:registry:300 NO_INIT_BARRIER:partition-leader:registry:300; do
+      IFS=: read -r c f w dl <<<"$spec"
       for rep in $(seq 1 "${JEPSEN_CANARY_RUNS:-1}"); do
         # Frequent faults and a slow disk (more writes in flight when a
         # fault strikes) give each canary's window more chances.
-        if one 5 "$TC" "$f" "$w" "$c" --interval 3 --disk-latency 40; then
+        if one 5 "$TC" "$f" "$w" "$c" --interval 3 --disk-latency "${dl:-40}"; then
           det=false
         else
           det=true

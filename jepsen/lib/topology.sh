@@ -108,12 +108,21 @@ node_start() {
   esac
   env_pre=(env ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$WORK/n$k/asan"
            UBSAN_OPTIONS="print_stacktrace=1:log_path=$WORK/n$k/ubsan" LIBRAFT_TRACE=)
-  if [ "$CLOCK" = 1 ]; then
+  if [ "$CLOCK" = 1 ] && [ "$k" != "${SLOW_NODE:-0}" ]; then
     # Per-node clock through libfaketime; only realtime is faked, so raft's
     # monotonic timers keep running and the registry's wall-clock logic
     # (leader-stamped times, expiries) sees the skew.
     env_pre+=(LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$WORK/n$k/faketime"
               FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1
+              ASAN_OPTIONS="detect_leaks=1:verify_asan_link_order=0:log_path=$WORK/n$k/asan")
+  fi
+  if [ "$k" = "${SLOW_NODE:-0}" ]; then
+    # slow-leader: this node's clocks, monotonic included, run at
+    # SLOW_RATE of real time for its whole life (a drifting oscillator).
+    # libfaketime fixes the rate at process start; raft's timers (uv_now)
+    # then fire 1/SLOW_RATE times later in real time. It takes no part in
+    # the clock nemesis.
+    env_pre+=(LD_PRELOAD="$FAKETIME_LIB" FAKETIME="+0 x$SLOW_RATE"
               ASAN_OPTIONS="detect_leaks=1:verify_asan_link_order=0:log_path=$WORK/n$k/asan")
   fi
   echo "=== start $(date +%T) mode=$mode id=$id" >>"$WORK/n$k/node.log"

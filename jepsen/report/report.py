@@ -18,6 +18,9 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ready  # noqa: E402  (sibling module: the ready-before-caught-up check)
+
 WRITES = {"join", "kick", "approve", "untrust", "add", "remove", "write"}
 COLORS = {"invoke": "#eeeeee", "ok": "#6DB6FE", "info": "#FFAA26", "fail": "#FEB5DA",
           "rejected": "#9ad29a"}
@@ -383,6 +386,7 @@ def analyse(run_dir, args):
     verdicts.append({"checker": "election-safety", "verdict": "invalid" if two_leaders else "valid",
                      "detail": ("terms with two leaders: %s" % two_leaders) if two_leaders else
                      "at most one leader per term seen (%d terms with a leader)" % elections})
+    verdicts.append(ready.verdict(monitor))
     logs = scan_logs(run_dir)
     verdicts.append({"checker": "node-logs", "verdict": "invalid" if logs else "valid",
                      "detail": "%d crash/assertion/sanitizer lines" % len(logs)})
