@@ -25,6 +25,10 @@ PILOT_HOME=$OPS_TMP/a ctl_ok register --hostname in-backup
 ctl_ok cluster snapshot save "$OPS_TMP/b.snap"
 PILOT_HOME=$OPS_TMP/b ctl_ok init
 PILOT_HOME=$OPS_TMP/b ctl_ok register --hostname after-backup
+# The node publishes its own cluster-member record once it leads; that is a
+# state change too, so take the baseline only after it.
+wait_for 10 grep -q 'member_record_published' "$OPS_TMP/node1.log" \
+  || fail "member record never published"
 before=$(status_field "$base" 1 .state_hash)
 stop
 
