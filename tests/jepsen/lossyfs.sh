@@ -25,8 +25,25 @@ mount_fs() {
   for i in $(seq 1 50); do mountpoint -q "$W/m" && return 0; sleep 0.1; done
   echo "FAIL: mount"; exit 1
 }
+# Unmount and reap the daemon, bounded: a busy mount is retried, then
+# detached lazily, and a daemon that does not exit within 5 s is killed (a
+# hang here must fail the test with a message, not wait for ctest's timeout).
 umount_fs() {
-  fusermount3 -u "$W/m"; wait "$PID" 2>/dev/null; PID=""
+  local i
+  for i in $(seq 1 20); do
+    fusermount3 -u "$W/m" 2>>"$W/log" && break
+    sleep 0.1
+  done
+  mountpoint -q "$W/m" && { echo "note: mount busy, detaching lazily"; fusermount3 -u -z "$W/m"; }
+  for i in $(seq 1 50); do
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$PID" 2>/dev/null; then
+    echo "FAIL: pilot-lossyfs did not exit after unmount"; fails=$((fails+1))
+    kill -KILL "$PID" 2>/dev/null
+  fi
+  wait "$PID" 2>/dev/null; PID=""
 }
 crash() {
   local n; n=$(grep -c "power loss" "$W/log"); kill -USR1 "$PID"
