@@ -155,6 +155,52 @@ kill_stop() {
   nem_log stop-kill "{\"restarted\":$(json_list $s)}"
 }
 
+# lagging-quorum: the leader dies just as a lagging minority comes back.
+# A minority of followers is cut off for LAG_S while the clients keep
+# writing; then the leader and enough up-to-date followers are killed that
+# the surviving majority includes every lagging node, and the partition is
+# healed. The next leader holds entries its quorum lacks, so it can commit
+# nothing of its own term until it has shipped them and the lagging disks
+# have stored them: the window the leader-init barrier exists for (a new
+# leader must not call itself ready before then).
+LAG_S=${JEPSEN_LAG_S:-3}
+lagging_quorum_start() {
+  local l k j lag=() up=() dead=()
+  l=$(leader_node)
+  [ "$l" = 0 ] && l=$(rand_node)
+  mapfile -t lag < <(shuffled_nodes | grep -vx "$l" | head -n $(( (NODES - 1) / 2 )))
+  PART_RULES=""
+  for k in "${lag[@]}"; do
+    for j in $(seq 1 "$NODES"); do
+      printf '%s\n' "${lag[@]}" | grep -qx "$j" || cut_both "$k" "$j"
+    done
+  done
+  part_apply
+  nem_log start-partition "{\"kind\":\"lagging\",\"isolated\":$(json_list "${lag[@]}")}"
+  sleep "$LAG_S"
+  # The survivors: the lagging nodes plus enough up-to-date ones for a
+  # bare majority; everybody else, the leader first, dies.
+  mapfile -t up < <(shuffled_nodes | grep -vx "$l" | grep -vxF -f <(printf '%s\n' "${lag[@]}"))
+  dead=("$l" "${up[@]:$(( NODES / 2 + 1 - ${#lag[@]} ))}")
+  for k in "${dead[@]}"; do node_kill "$k"; done
+  nem_log start-kill "{\"targets\":$(json_list "${dead[@]}"),\"mode\":\"lagging-quorum\"}"
+  # Heal the survivors but keep the dead cut off until they restart: the
+  # kernel keeps retransmitting a killed process's unsent TCP data, and a
+  # dead leader's queued appends would otherwise catch the laggards up.
+  PART_RULES=""
+  for k in "${dead[@]}"; do
+    for j in $(seq 1 "$NODES"); do [ "$j" != "$k" ] && cut_both "$k" "$j"; done
+  done
+  part_apply
+  nem_log stop-partition null
+  nem_log start-partition "{\"kind\":\"dead\",\"isolated\":$(json_list "${dead[@]}")}"
+}
+
+lagging_quorum_stop() {
+  kill_stop
+  partition_stop
+}
+
 PAUSED=()
 pause_start() {
   local k
@@ -298,6 +344,7 @@ nemesis_start() {
     kill) r=(one leader majority); kill_start "${r[$((RANDOM % 3))]}"; CUR_FAULT=kill ;;
     kill-all) kill_start all; CUR_FAULT=kill ;;
     kill-leader) kill_start leader; CUR_FAULT=kill ;;
+    lagging-quorum) lagging_quorum_start; CUR_FAULT=lagging ;;
     stop) kill_start one; CUR_FAULT=kill ;;
     pause) r=(one leader majority); pause_start "${r[$((RANDOM % 3))]}"; CUR_FAULT=pause ;;
     pause-leader) pause_start leader; CUR_FAULT=pause ;;
@@ -315,6 +362,7 @@ nemesis_stop() {
   case "$CUR_FAULT" in
     partition) partition_stop ;;
     kill) kill_stop ;;
+    lagging) lagging_quorum_stop ;;
     pause) pause_stop ;;
     clock) clock_stop ;;
     disk) disk_stop ;;

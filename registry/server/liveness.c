@@ -136,6 +136,15 @@ void srv__heartbeat(struct srv__req *r)
     if (!srv__at_leader(r)) {
         return;
     }
+    /* The answer reads local state without a barrier, so a new leader must
+     * first have applied everything committed before its term (leader-init
+     * barrier, DESIGN.md §5): until then a registration acknowledged by the
+     * previous leader could look missing here and send the agent into a
+     * needless re-registration. */
+    if (!glue_ready(s->glue)) {
+        srv__reply_error(r, REG_UNAVAILABLE, "leader not ready yet; retry shortly");
+        return;
+    }
     node = r->ident.has_key ? st_node_by_key(s->state, r->ident.key) : 0;
     if (node == 0 || st_node_get(s->state, node, &n) != REG_OK) {
         srv__reply_error(r, REG_NOT_FOUND, "heartbeat: the caller's key is not registered");
