@@ -3,7 +3,9 @@
 # nemesis.jsonl as process "nemesis", type info (Jepsen's convention): once
 # when it starts (f "start-<kind>") and once when it is healed ("stop-<kind>").
 # Randomness comes from bash's RANDOM, seeded with the run's seed, so the
-# schedule replays exactly from the printed command.
+# schedule replays exactly from the printed command. bash reseeds RANDOM in
+# every subshell, so RANDOM is only ever read in this shell: the helpers
+# below set globals (R, SHUF, TGT, PICKED) instead of printing.
 
 now_rel() { echo $(( $("$BIN/jepsen/client/pilot-jepsen-client" now) - T0 )); }
 
@@ -13,19 +15,31 @@ nem_log() {
     "$(now_rel)" "$1" "$2" >>"$OUT/nemesis.jsonl"
 }
 
-shuffled_nodes() { seq 1 "$NODES" | awk -v s="$RANDOM" 'BEGIN{srand(s)} {print rand() "\t" $0}' | sort -n | cut -f2; }
-rand_node() { echo $(( RANDOM % NODES + 1 )); }
+# SHUF: the nodes 1..NODES in a random order (Fisher-Yates).
+shuffle_nodes() {
+  local i j t
+  SHUF=()
+  for (( i = 1; i <= NODES; i++ )); do SHUF+=("$i"); done
+  for (( i = NODES - 1; i > 0; i-- )); do
+    j=$(( RANDOM % (i + 1) ))
+    t=${SHUF[$i]}; SHUF[$i]=${SHUF[$j]}; SHUF[$j]=$t
+  done
+}
+# R: one random node.
+rand_node() { R=$(( RANDOM % NODES + 1 )); }
+# R: one of the arguments, at random.
+rand_of() { R=${@:$(( RANDOM % $# + 1 )):1}; }
 json_list() { local IFS=,; echo "[$*]"; }
 
-# targets one|leader|majority|all -> node numbers
+# targets one|leader|majority|minority|all -> TGT, an array of node numbers
 targets() {
   local l
   case "$1" in
-    one) rand_node ;;
-    leader) l=$(leader_node); [ "$l" = 0 ] && l=$(rand_node); echo "$l" ;;
-    majority) shuffled_nodes | head -n $(( NODES / 2 + 1 )) ;;
-    minority) shuffled_nodes | head -n $(( (NODES - 1) / 2 )) ;;
-    all) seq 1 "$NODES" ;;
+    one) rand_node; TGT=("$R") ;;
+    leader) l=$(leader_node); [ "$l" = 0 ] && { rand_node; l=$R; }; TGT=("$l") ;;
+    majority) shuffle_nodes; TGT=("${SHUF[@]:0:$(( NODES / 2 + 1 ))}") ;;
+    minority) shuffle_nodes; TGT=("${SHUF[@]:0:$(( (NODES - 1) / 2 ))}") ;;
+    all) TGT=($(seq 1 "$NODES")) ;;
   esac
 }
 
@@ -47,17 +61,17 @@ partition_start() {
   PART_RULES=""
   case "$kind" in
     one|leader)
-      k=$(targets "$kind")
+      targets "$kind"; k=${TGT[0]}
       for j in $(seq 1 "$NODES"); do [ "$j" != "$k" ] && cut_both "$k" "$j"; done
       nem_log start-partition "{\"kind\":\"$kind\",\"isolated\":[$k]}"
       ;;
     oneway)
-      k=$(rand_node)
+      rand_node; k=$R
       for j in $(seq 1 "$NODES"); do [ "$j" != "$k" ] && drop "$k" "$j"; done
       nem_log start-partition "{\"kind\":\"oneway\",\"mute\":[$k]}"
       ;;
     halves|bridge)
-      mapfile -t ring < <(shuffled_nodes)
+      shuffle_nodes; ring=("${SHUF[@]}")
       n=$(( NODES / 2 ))
       [ "$kind" = bridge ] && n=$(( (NODES - 1) / 2 ))
       a=("${ring[@]:0:n}")
@@ -70,7 +84,7 @@ partition_start() {
       nem_log start-partition "{\"kind\":\"$kind\",\"a\":$(json_list "${a[@]}"),\"b\":$(json_list "${b[@]}")}"
       ;;
     ring)
-      mapfile -t ring < <(shuffled_nodes)
+      shuffle_nodes; ring=("${SHUF[@]}")
       # Every node keeps a majority and no two keep the same one (Jepsen's
       # majorities-ring); with three nodes one direction per pair is cut.
       for k in $(seq 0 $(( NODES - 1 ))); do
@@ -127,7 +141,7 @@ slow_leader_start() {
 
 kill_start() {
   local k ks=()
-  mapfile -t ks < <(targets "$1")
+  targets "$1"; ks=("${TGT[@]}")
   for k in "${ks[@]}"; do node_kill "$k"; done
   nem_log start-kill "{\"targets\":$(json_list "${ks[@]}"),\"mode\":\"$1\"}"
 }
@@ -166,9 +180,12 @@ kill_stop() {
 LAG_S=${JEPSEN_LAG_S:-3}
 lagging_quorum_start() {
   local l k j lag=() up=() dead=()
-  l=$(leader_node)
-  [ "$l" = 0 ] && l=$(rand_node)
-  mapfile -t lag < <(shuffled_nodes | grep -vx "$l" | head -n $(( (NODES - 1) / 2 )))
+  targets leader; l=${TGT[0]}
+  shuffle_nodes
+  for k in "${SHUF[@]}"; do [ "$k" != "$l" ] && up+=("$k"); done
+  # The first (N-1)/2 of the shuffled followers lag; the rest are up to date.
+  lag=("${up[@]:0:$(( (NODES - 1) / 2 ))}")
+  up=("${up[@]:$(( (NODES - 1) / 2 ))}")
   PART_RULES=""
   for k in "${lag[@]}"; do
     for j in $(seq 1 "$NODES"); do
@@ -180,7 +197,6 @@ lagging_quorum_start() {
   sleep "$LAG_S"
   # The survivors: the lagging nodes plus enough up-to-date ones for a
   # bare majority; everybody else, the leader first, dies.
-  mapfile -t up < <(shuffled_nodes | grep -vx "$l" | grep -vxF -f <(printf '%s\n' "${lag[@]}"))
   dead=("$l" "${up[@]:$(( NODES / 2 + 1 - ${#lag[@]} ))}")
   for k in "${dead[@]}"; do node_kill "$k"; done
   nem_log start-kill "{\"targets\":$(json_list "${dead[@]}"),\"mode\":\"lagging-quorum\"}"
@@ -204,7 +220,7 @@ lagging_quorum_stop() {
 PAUSED=()
 pause_start() {
   local k
-  mapfile -t PAUSED < <(targets "$1")
+  targets "$1"; PAUSED=("${TGT[@]}")
   for k in "${PAUSED[@]}"; do kill -STOP "$(node_pid "$k")" 2>/dev/null || true; done
   nem_log start-pause "{\"targets\":$(json_list "${PAUSED[@]}"),\"mode\":\"$1\"}"
 }
@@ -223,7 +239,8 @@ pause_stop() {
 STROBE_PID=""
 clock_start() {
   local kind=$1 k ks=() s
-  mapfile -t ks < <(targets "$(case $((RANDOM % 3)) in 0) echo one;; 1) echo leader;; *) echo majority;; esac)")
+  rand_of one leader majority
+  targets "$R"; ks=("${TGT[@]}")
   case "$kind" in
     bump)
       # Jepsen's bump range: 11 ms .. 288 s, either direction.
@@ -259,7 +276,7 @@ clock_stop() {
 DISK_TARGETS=()
 disk_start() {
   local k
-  mapfile -t DISK_TARGETS < <(targets "$1")
+  targets "$1"; DISK_TARGETS=("${TGT[@]}")
   for k in "${DISK_TARGETS[@]}"; do
     touch "$WORK/n$k/disk_full"
     dd if=/dev/zero of="$WORK/n$k/data/jepsen-balloon" bs=1M count=$((DISK_MB + 1)) 2>/dev/null || true
@@ -280,7 +297,7 @@ disk_stop() {
 
 lost_start() {
   local mode=$1 k ks=()
-  mapfile -t ks < <(targets "$mode")
+  targets "$mode"; ks=("${TGT[@]}")
   for k in "${ks[@]}"; do
     node_kill "$k"
     # The FUSE layer forgets everything not fsynced: a power loss. Wait
@@ -312,12 +329,28 @@ member_cycle() {
     return 0
   fi
   l=$(leader_node)
-  k=$(rand_node)
+  rand_node; k=$R
   [ "$k" = "$l" ] && k=$(( k % NODES + 1 ))
   live=$(node_client $(( k % NODES + 1 )))
   nem_log start-member "{\"remove\":$k,\"id\":${NODE_ID[$k]}}"
-  in_ctl "$BIN/pilotctl/pilotctl" --registry "$NODE_LIST" --admin-token-file "$WORK/admin.token" \
-    cluster remove "${NODE_ID[$k]}" >>"$OUT/member.log" 2>&1 || true
+  # A removal that did not go through (a partition overlapping this
+  # cycle, no leader) leaves the member in the configuration: wiping it
+  # then would leave a dead voter behind, so after three tries the cycle
+  # ends there. "no such member" on a retry means an earlier try applied.
+  local try out removed=0
+  for try in 1 2 3; do
+    out=$(in_ctl "$BIN/pilotctl/pilotctl" --timeout 10 --registry "$NODE_LIST" \
+            --admin-token-file "$WORK/admin.token" cluster remove "${NODE_ID[$k]}" 2>&1) &&
+      { removed=1; }
+    echo "$out" >>"$OUT/member.log"
+    [ "$try" -gt 1 ] && [[ "$out" == *"no such member"* ]] && removed=1
+    [ "$removed" = 1 ] && break
+    sleep 1
+  done
+  if [ "$removed" = 0 ]; then
+    nem_log stop-member "{\"rejoined\":null,\"why\":\"remove failed; member kept\"}"
+    return 0
+  fi
   node_kill "$k"
   data_release "$k"
   rm -rf "$WORK/n$k/data" "$WORK/n$k/backing"
@@ -330,10 +363,11 @@ member_cycle() {
 
 # ---- dispatcher -----------------------------------------------------------------
 
-# nemesis_start NAME: NAME is one of the --nemesis words; sets CUR_FAULT.
-CUR_FAULT=""
+# nemesis_start NAME: NAME is one of the --nemesis words; appends the kind
+# of heal it needs to CUR_FAULTS.
+CUR_FAULTS=()
 nemesis_start() {
-  local r
+  local r CUR_FAULT=""
   case "$1" in
     partition)
       r=(one leader halves ring bridge oneway)
@@ -356,19 +390,59 @@ nemesis_start() {
     none) CUR_FAULT="" ;;
     *) echo "jepsen: unknown nemesis $1" >&2; return 1 ;;
   esac
+  [ -n "$CUR_FAULT" ] && CUR_FAULTS+=("$CUR_FAULT")
+  return 0
 }
 
+# Heal the active faults, the last started first.
 nemesis_stop() {
-  case "$CUR_FAULT" in
-    partition) partition_stop ;;
-    kill) kill_stop ;;
-    lagging) lagging_quorum_stop ;;
-    pause) pause_stop ;;
-    clock) clock_stop ;;
-    disk) disk_stop ;;
-    lost) lost_stop ;;
+  local i
+  for (( i = ${#CUR_FAULTS[@]} - 1; i >= 0; i-- )); do
+    case "${CUR_FAULTS[$i]}" in
+      partition) partition_stop ;;
+      kill) kill_stop ;;
+      lagging) lagging_quorum_stop ;;
+      pause) pause_stop ;;
+      clock) clock_stop ;;
+      disk) disk_stop ;;
+      lost) lost_stop ;;
+    esac
+  done
+  CUR_FAULTS=()
+}
+
+# What a fault acts on; two faults of one class cannot overlap (a second
+# partition would replace the first one's rules, a second kill would
+# race the first one's restart).
+nemesis_class() {
+  case "$1" in
+    partition*|slow-leader|lagging-quorum) echo net ;;
+    kill*|stop|lost-unsynced*) echo process ;;
+    pause*) echo pause ;;
+    *) echo "$1" ;;
   esac
-  CUR_FAULT=""
+}
+
+# The faults of one cycle. One word: that fault. Several (jepsen.dqlite's
+# combinations such as partition,kill): each joins with probability 1/2,
+# at most one per class, at least one, so faults overlap as they do under
+# Jepsen's composed nemeses instead of merely alternating.
+nemesis_pick() {
+  local f c classes=" "
+  PICKED=()
+  if [ "$#" = 1 ]; then
+    PICKED=("$1")
+    return
+  fi
+  for f in "$@"; do
+    c=$(nemesis_class "$f")
+    if [ $(( RANDOM % 2 )) = 1 ] && [[ "$classes" != *" $c "* ]]; then
+      PICKED+=("$f")
+      classes+="$c "
+    fi
+  done
+  [ "${#PICKED[@]}" = 0 ] && { rand_of "$@"; PICKED=("$R"); }
+  return 0
 }
 
 # Heal everything, whatever is active (final phase and teardown).
@@ -386,7 +460,8 @@ heal_all() {
   nem_log heal-all null
 }
 
-# Main nemesis loop: until the deadline, wait, start a fault, hold it, heal.
+# Main nemesis loop: until the deadline, wait, start a cycle's faults, hold
+# them, heal.
 nemesis_loop() {
   local deadline=$1 list=() f hold wait_s
   IFS=, read -r -a list <<<"$NEMESIS"
@@ -395,13 +470,13 @@ nemesis_loop() {
     wait_s=$(( INTERVAL + RANDOM % (INTERVAL + 1) ))
     sleep "$wait_s"
     [ "$(now_rel)" -lt "$deadline" ] || break
-    f=${list[$((RANDOM % ${#list[@]}))]}
-    nemesis_start "$f"
+    nemesis_pick "${list[@]}"
+    for f in "${PICKED[@]}"; do nemesis_start "$f"; done
     # Hold longer than an election timeout (pauses must outlast it).
     hold=$(( INTERVAL + RANDOM % (INTERVAL + 1) ))
     # A slow leader is held past its own (slowed) election timeout, so the
     # whole window in which it still believes it leads is exercised.
-    [ "$f" = slow-leader ] && [ "$hold" -lt "$SLOW_HOLD" ] && hold=$SLOW_HOLD
+    [[ " ${PICKED[*]} " == *" slow-leader "* ]] && [ "$hold" -lt "$SLOW_HOLD" ] && hold=$SLOW_HOLD
     sleep "$hold"
     nemesis_stop
   done

@@ -103,13 +103,8 @@ def fault_windows(nemesis, end):
             for k, (t, v) in list(active.items()):
                 wins.append((k, t, op["time"], v))
             active.clear()
-        elif f == "start-member" or f == "stop-member":
-            pass
     for k, (t, v) in active.items():
         wins.append((k, t, end, v))
-    for op in nemesis:
-        if op["f"] == "stop-member":
-            pass
     # Member cycles are instantaneous remove+rejoin: show them as 1 s bands.
     starts = [op for op in nemesis if op["f"] == "start-member"]
     for op in starts:
