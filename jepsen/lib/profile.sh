@@ -11,8 +11,10 @@
 #            lagging-quorum; then every
 #            canary against the faults meant to expose it, with a detection
 #            table (canaries.md / canaries.json).
-#            JEPSEN_NIGHTLY_PARTS="matrix canaries" (the default) picks
-#            the halves, so they can run on separate occasions.
+#            Then the same faults and settings on the normal build
+#            (controls), which must pass. JEPSEN_NIGHTLY_PARTS="matrix
+#            canaries controls" (the default) picks the parts, so they can
+#            run on separate occasions.
 #   soak     5 nodes, hours (JEPSEN_SOAK_S, default 4 h) of rotating faults
 #            with windowed checking and per-node memory and fd tracking.
 # Every run's seed derives from SEED, so a profile replays.
@@ -50,7 +52,7 @@ case "$PROFILE" in
     one 3 60 lost-unsynced-all durability "$CANARY" && pass=$((pass+1)) || fail=$((fail+1))
     ;;
   nightly)
-    PARTS=" ${JEPSEN_NIGHTLY_PARTS:-matrix canaries} "
+    PARTS=" ${JEPSEN_NIGHTLY_PARTS:-matrix canaries controls} "
     T=${JEPSEN_NIGHTLY_S:-200}
     if [[ "$PARTS" == *" matrix "* ]]; then
       for spec in none:registry partition:registry kill:durability stop:registry \
@@ -66,30 +68,31 @@ case "$PROFILE" in
     fi
     # Canaries: each deliberately broken build must be caught. A canary
     # run that passes is a detection miss, so exit codes flip here.
+    # CANARY:FAULT:WORKLOAD[:DISK_MS]. NO_INIT_BARRIER's window is the new
+    # leader shipping entries to lagging followers and their disk writes
+    # (lagging-quorum), which the 100 ms status monitor sees when the writes
+    # take 300 ms. Frequent faults, a slow disk and a higher rate (more
+    # writes in flight when a fault strikes) give each window more chances.
     TC=${JEPSEN_CANARY_S:-120}
+    CANARY_SPECS=(NO_READ_BARRIER:slow-leader:kick-fanout NO_READ_BARRIER:partition-leader:kick-fanout
+                  EARLY_ACK:partition-leader:registry EARLY_ACK:kill:registry
+                  LOST_AS_FAIL:partition-leader:registry LOST_AS_FAIL:pause-leader:registry
+                  NO_FSYNC:lost-unsynced-all:durability NO_FSYNC:lost-unsynced:durability
+                  NO_DEDUP:kill:registry NO_DEDUP:partition:registry
+                  NO_INIT_BARRIER:lagging-quorum:registry:300 NO_INIT_BARRIER:lagging-quorum:kick-fanout:300)
+    canary_args() { # DISK_MS -> CARGS, the run options canaries and controls share
+      CARGS=(--interval 3 --disk-latency "${1:-40}" --rate "${JEPSEN_CANARY_RATE:-250}")
+    }
     if [[ "$PARTS" == *" canaries "* ]]; then
       : >"$SUMMARY/canaries.jsonl"
-      # A fourth field overrides the disk latency (ms): NO_INIT_BARRIER's
-      # window is the new leader shipping entries to lagging followers and
-      # their disk writes (lagging-quorum), which the 100 ms status monitor
-      # sees when the writes take 300 ms.
-      for spec in NO_READ_BARRIER:slow-leader:kick-fanout NO_READ_BARRIER:partition-leader:kick-fanout \
-                  EARLY_ACK:partition-leader:registry EARLY_ACK:kill:registry \
-                  LOST_AS_FAIL:partition-leader:registry LOST_AS_FAIL:pause-leader:registry \
-                  NO_FSYNC:lost-unsynced-all:durability NO_FSYNC:lost-unsynced:durability \
-                  NO_DEDUP:kill:registry NO_DEDUP:partition:registry \
-                  NO_INIT_BARRIER:lagging-quorum:registry:300 NO_INIT_BARRIER:lagging-quorum:kick-fanout:300; do
+      for spec in "${CANARY_SPECS[@]}"; do
         IFS=: read -r c f w dl <<<"$spec"
+        canary_args "$dl"
         for rep in $(seq 1 "${JEPSEN_CANARY_RUNS:-1}"); do
-          # Frequent faults, a slow disk and a higher rate (more writes in
-          # flight when a fault strikes) give each canary's window more
-          # chances; the matrix above runs the normal build at the default
-          # rate, and the README lists controls at this one.
           # Detected means a checker said invalid; a run that broke for
           # another reason (build, setup, no recovery) is not a detection.
           det=false
-          if ! one 5 "$TC" "$f" "$w" "$c" --interval 3 --disk-latency "${dl:-40}" \
-                   --rate "${JEPSEN_CANARY_RATE:-250}" &&
+          if ! one 5 "$TC" "$f" "$w" "$c" "${CARGS[@]}" &&
              grep -qE '(^|: )[a-z-]+: invalid' "$SUMMARY/run-$(( ${#ROWS[@]} - 1 )).log"; then
             det=true
           fi
@@ -100,6 +103,18 @@ case "$PROFILE" in
       python3 "$HERE/report/canaries.py" "$SUMMARY/canaries.jsonl" >"$SUMMARY/canaries.md"
       cat "$SUMMARY/canaries.md"
       if grep -q '"detected":false' "$SUMMARY/canaries.jsonl"; then fail=$((fail+1)); fi
+    fi
+    # Controls: the normal build under every fault, workload and setting a
+    # canary ran with must pass, so a detection is the canary's doing.
+    if [[ "$PARTS" == *" controls "* ]]; then
+      declare -A seen=()
+      for spec in "${CANARY_SPECS[@]}"; do
+        IFS=: read -r c f w dl <<<"$spec"
+        [ -n "${seen[$f:$w:$dl]:-}" ] && continue
+        seen[$f:$w:$dl]=1
+        canary_args "$dl"
+        one 5 "$TC" "$f" "$w" "" "${CARGS[@]}" && pass=$((pass+1)) || fail=$((fail+1))
+      done
     fi
     ;;
   soak)
