@@ -304,6 +304,7 @@ struct glue_status
     uint64_t pending;        /* ops queued or in flight */
     uint64_t entries;        /* entries proposed by this node */
     uint64_t barriers;       /* read barriers issued */
+    uint64_t config_refreshes; /* configuration refreshes queued (member.c) */
     uint64_t reads;          /* reads served */
     uint64_t commit_latency_ms_last; /* proposal -> callback, last entry */
     uint64_t commit_latency_ms_max;

@@ -44,7 +44,12 @@ struct glue__barrier
     struct glue__read *reads;
 };
 
-enum glue__change_kind { GLUE__ADD = 1, GLUE__REMOVE, GLUE__TRANSFER };
+enum glue__change_kind { GLUE__ADD = 1, GLUE__REMOVE, GLUE__TRANSFER, GLUE__REFRESH };
+
+/* The configuration refresh (member.c) adds and removes this spare. It is
+ * never a real node: raft ids of nodes come from the registry, far below. */
+#define GLUE__PHANTOM_ID (UINT64_MAX - 1)
+#define GLUE__PHANTOM_ADDR "127.0.0.1:1"
 
 enum glue__change_step {
     GLUE__STEP_START = 0,
@@ -54,6 +59,8 @@ enum glue__change_step {
     GLUE__STEP_VOTER,     /* raft_assign voter */
     GLUE__STEP_REMOVE,    /* raft_remove */
     GLUE__STEP_TRANSFER,  /* raft_transfer before a self-removal */
+    GLUE__STEP_PHANTOM_ADD,    /* refresh: raft_add the phantom spare */
+    GLUE__STEP_PHANTOM_REMOVE, /* refresh: raft_remove it again */
 };
 
 struct glue__change
@@ -152,6 +159,7 @@ struct glue
     struct glue__read *r_head, *r_tail;
     struct glue__barrier *barrier; /* in flight */
     uint64_t n_barriers, n_reads;
+    uint64_t n_config_refreshes; /* member.c: phantom add/remove pairs queued */
 
     /* membership */
     struct glue__change *c_head, *c_tail;

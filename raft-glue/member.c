@@ -7,7 +7,20 @@
  * the new term commits (notes §9.5 item 4), which the leader-init barrier
  * guarantees. An add goes spare -> standby -> caught up -> voter so a new
  * node never becomes a voter that drags the quorum down while it copies the
- * log; RAFT_CANTCHANGE and RAFT_NOCONNECTION are retried with backoff. */
+ * log; RAFT_CANTCHANGE and RAFT_NOCONNECTION are retried with backoff.
+ *
+ * Configuration refresh (a raft 0.15 bug found by jepsen, fixed upstream in
+ * 0.17.1 by baa8f52): when a follower truncates an uncommitted configuration
+ * entry (a deposed leader's pending add/remove), raft rolls back to the last
+ * committed configuration by decoding that entry from its in-memory log; if
+ * a snapshot has compacted the entry away, raft dereferences NULL and the
+ * node dies with SIGSEGV. Snapshots keep `trailing` entries behind them, so
+ * the leader keeps the committed configuration entry within half of that
+ * from the head of the log: once it is older, it adds a spare that is never
+ * a real node (GLUE__PHANTOM_ID) and removes it again, two configuration
+ * entries that commit in a round trip each. Spares get no replication, so
+ * the phantom's address is never dialled; a phantom left behind by a leader
+ * that died mid-refresh is removed by the next refresh. */
 #include <stdio.h>
 #include <string.h>
 
@@ -40,8 +53,10 @@ static void finish_head(struct glue *g, int status, const char *msg)
     g->changes_queued--;
     glue__logf(g, status == REG_OK ? GLUE_LOG_INFO : GLUE_LOG_WARN,
                "membership %s %llu: %s %s",
-               c->kind == GLUE__ADD ? "add" : "remove", (unsigned long long)c->id,
-               reg_err_name(status), msg);
+               c->kind == GLUE__ADD      ? "add"
+               : c->kind == GLUE__REFRESH ? "refresh"
+                                          : "remove",
+               (unsigned long long)c->id, reg_err_name(status), msg);
     c->cb(c->data, status, msg);
     reg_free(c);
 }
@@ -74,6 +89,9 @@ static void change_cb(struct raft_change *req, int status)
         case GLUE__STEP_STANDBY:
             c->step = GLUE__STEP_CATCHUP;
             c->deadline_ms = glue__now(g) + 20ull * g->cfg.election_timeout_ms;
+            break;
+        case GLUE__STEP_PHANTOM_ADD:
+            c->step = GLUE__STEP_PHANTOM_REMOVE;
             break;
         default: /* VOTER or REMOVE: done; finished by the next kick */
             c->step = -1;
@@ -154,10 +172,20 @@ static void step(struct glue *g, struct glue__change *c)
     case GLUE__STEP_START:
         if (c->kind == GLUE__ADD) {
             start_add(g, c);
+        } else if (c->kind == GLUE__REFRESH) {
+            c->step = glue__c_role_of(g->r, GLUE__PHANTOM_ID, NULL) < 0
+                          ? GLUE__STEP_PHANTOM_ADD
+                          : GLUE__STEP_PHANTOM_REMOVE;
         } else {
             start_remove(g, c);
         }
         return;
+    case GLUE__STEP_PHANTOM_ADD:
+        rv = raft_add(g->r, &g->change_req, GLUE__PHANTOM_ID, GLUE__PHANTOM_ADDR, change_cb);
+        break;
+    case GLUE__STEP_PHANTOM_REMOVE:
+        rv = raft_remove(g->r, &g->change_req, GLUE__PHANTOM_ID, change_cb);
+        break;
     case GLUE__STEP_ADD:
         rv = raft_add(g->r, &g->change_req, c->id, c->address, change_cb);
         break;
@@ -200,6 +228,14 @@ static void step(struct glue *g, struct glue__change *c)
         finish_head(g, REG_OK, "done");
         return;
     }
+    if (rv == RAFT_DUPLICATEID && c->step == GLUE__STEP_PHANTOM_ADD) {
+        c->step = GLUE__STEP_PHANTOM_REMOVE; /* left over from a dead leader */
+        return;
+    }
+    if (rv == RAFT_NOTFOUND && c->step == GLUE__STEP_PHANTOM_REMOVE) {
+        finish_head(g, REG_OK, "phantom already gone");
+        return;
+    }
     if (rv == RAFT_BADROLE && (c->step == GLUE__STEP_STANDBY || c->step == GLUE__STEP_VOTER)) {
         /* Role already as requested (e.g. a retried add). */
         c->step = c->step == GLUE__STEP_STANDBY ? GLUE__STEP_CATCHUP : -1;
@@ -212,8 +248,41 @@ static void step(struct glue *g, struct glue__change *c)
     c->busy = true;
 }
 
+static void refresh_done(void *data, int status, const char *msg)
+{
+    (void)data;
+    (void)status;
+    (void)msg; /* finish_head logged it; a failed refresh is simply retried */
+}
+
+static int enqueue(struct glue *g, int kind, uint64_t id, const char *addr, bool force,
+                   glue_change_cb cb, void *data);
+
+/* Queue a refresh when the committed configuration entry has aged past half
+ * the snapshot trailing, or a phantom is left in the configuration. */
+static void maybe_refresh(struct glue *g)
+{
+    uint64_t gap = g->cfg.snapshot_trailing / 2;
+
+    if (g->c_head != NULL || !g->ready || g->failed || g->phase != GLUE__RUNNING ||
+        g->shutting_down || !glue__is_leader(g)) {
+        return;
+    }
+    if (gap < 4) {
+        gap = 4; /* each refresh itself appends two entries */
+    }
+    if (raft_last_index(g->r) - glue__c_config_index(g->r) < gap &&
+        glue__c_role_of(g->r, GLUE__PHANTOM_ID, NULL) < 0) {
+        return;
+    }
+    if (enqueue(g, GLUE__REFRESH, GLUE__PHANTOM_ID, NULL, false, refresh_done, NULL) == REG_OK) {
+        g->n_config_refreshes++;
+    }
+}
+
 void glue__changes_kick(struct glue *g)
 {
+    maybe_refresh(g);
     /* Bounded: each pass either waits (busy, backoff) or advances a step. */
     for (unsigned i = 0; i < 16; i++) {
         struct glue__change *c = g->c_head;

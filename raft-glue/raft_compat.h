@@ -24,6 +24,15 @@ static inline raft_index glue__c_uncommitted_config(const struct raft *r)
     return r->configuration_uncommitted_index;
 }
 
+/* Index of the last committed configuration entry. 0.15's rollback of an
+ * uncommitted configuration decodes this entry from the in-memory log and
+ * dereferences NULL if a snapshot has compacted it away (fixed upstream in
+ * 0.17.1, baa8f52); member.c keeps it recent. */
+static inline raft_index glue__c_config_index(const struct raft *r)
+{
+    return r->configuration_index;
+}
+
 static inline const struct raft_configuration *glue__c_configuration(const struct raft *r)
 {
     return &r->configuration;

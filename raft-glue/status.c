@@ -43,10 +43,14 @@ unsigned glue_configuration(struct glue *g, struct glue_server *out, unsigned ma
         return 0;
     }
     c = glue__c_configuration(g->r);
-    for (unsigned i = 0; i < c->n && n < max; i++, n++) {
+    for (unsigned i = 0; i < c->n && n < max; i++) {
+        if (c->servers[i].id == GLUE__PHANTOM_ID) {
+            continue; /* the refresh's transient spare (member.c) */
+        }
         out[n].id = c->servers[i].id;
         snprintf(out[n].address, sizeof out[n].address, "%s", c->servers[i].address);
         out[n].role = c->servers[i].role;
+        n++;
     }
     return n;
 }
@@ -80,6 +84,7 @@ void glue_status(struct glue *g, struct glue_status *st)
     st->pending = g->queued + inflight_ops;
     st->entries = g->n_entries;
     st->barriers = g->n_barriers;
+    st->config_refreshes = g->n_config_refreshes;
     st->reads = g->n_reads;
     st->commit_latency_ms_last = g->lat_last;
     st->commit_latency_ms_max = g->lat_max;

@@ -157,6 +157,9 @@ static void p_metrics(void *data, struct http_buf *b)
                     (double)st.pending);
     http_prom_counter(b, "pilot_raft_read_barriers_total", "Read barriers issued.",
                       (double)st.barriers);
+    http_prom_counter(b, "pilot_raft_config_refreshes_total",
+                      "Configuration refreshes (raft 0.15 rollback mitigation).",
+                      (double)st.config_refreshes);
     http_prom_counter(b, "pilot_raft_leader_probes_total",
                       "TCP probes of a silent leader (fast failover).", (double)st.leader_probes);
     http_prom_counter(b, "pilot_raft_leader_probes_refused_total",
