@@ -118,6 +118,10 @@ struct glue_peer
     char address[GLUE_ADDR_MAX + 1];  /* "a.b.c.d:port" */
 };
 
+/* Highest raft id a node may have: the ids above are the glue's own (the
+ * configuration refresh's phantom spare, member.c). */
+#define GLUE_ID_MAX (UINT64_MAX - 2)
+
 struct glue_config
 {
     uint64_t id;               /* raft id; 0 = read <data>/node-id or create it */

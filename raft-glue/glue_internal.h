@@ -48,7 +48,7 @@ enum glue__change_kind { GLUE__ADD = 1, GLUE__REMOVE, GLUE__TRANSFER, GLUE__REFR
 
 /* The configuration refresh (member.c) adds and removes this spare. It is
  * never a real node: raft ids of nodes come from the registry, far below. */
-#define GLUE__PHANTOM_ID (UINT64_MAX - 1)
+#define GLUE__PHANTOM_ID (GLUE_ID_MAX + 1)
 #define GLUE__PHANTOM_ADDR "127.0.0.1:1"
 
 enum glue__change_step {

@@ -312,7 +312,8 @@ static int enqueue(struct glue *g, int kind, uint64_t id, const char *addr, bool
     if (!glue__is_leader(g) || !g->ready) {
         return REG_NOT_LEADER;
     }
-    if (id == 0 || (addr != NULL && (addr[0] == '\0' || strlen(addr) > GLUE_ADDR_MAX))) {
+    if (id == 0 || (kind != GLUE__REFRESH && id > GLUE_ID_MAX) ||
+        (addr != NULL && (addr[0] == '\0' || strlen(addr) > GLUE_ADDR_MAX))) {
         return REG_INVALID_ARGUMENT;
     }
     if (g->changes_queued >= 64) {

@@ -16,6 +16,7 @@
 
 #include <sodium.h>
 
+#include "glue.h"
 #include "server.h"
 
 void srv_config_defaults(struct srv_config *c)
@@ -123,7 +124,7 @@ int srv_parse_initial_cluster(const char *s, struct srv_peer *out, unsigned cap,
             goto out;
         }
         *eq = '\0';
-        if (parse_u64(tok, 1, UINT64_MAX, &id) != 0) {
+        if (parse_u64(tok, 1, GLUE_ID_MAX, &id) != 0) {
             reg_errmsgf(errmsg, "initial-cluster id '%s' is not a positive integer", tok);
             goto out;
         }
@@ -168,7 +169,7 @@ struct setting {
                             sizeof(((struct srv_config *)0)->field), 0, 0}
 #define S_NUM(name, field, lo, hi) {name, false, offsetof(struct srv_config, field), 8, lo, hi}
 static const struct setting settings[] = {
-    S_NUM("id", id, 1, UINT64_MAX),
+    S_NUM("id", id, 1, GLUE_ID_MAX),
     S_STR("name", name),
     S_STR("data-dir", data_dir),
     S_STR("listen", listen),

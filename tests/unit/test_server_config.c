@@ -79,6 +79,8 @@ static void test_bad_flags(void **state)
     const char *unknown[] = {"x", "--no-such-flag", "1"};
     const char *badnum[] = {"x", "--id", "12abc"};
     const char *zero[] = {"x", "--id", "0"};
+    /* Reserved for raft-glue's configuration refresh (its phantom spare). */
+    const char *reserved[] = {"x", "--id", "18446744073709551614"};
     const char *missing[] = {"x", "--listen"};
     const char *stray[] = {"x", "positional"};
     const char *badbool[] = {"x", "--redirect=maybe"};
@@ -88,6 +90,7 @@ static void test_bad_flags(void **state)
     assert_int_equal(parse(&c, 3, badnum, errmsg), REG_INVALID_ARGUMENT);
     assert_non_null(strstr(errmsg, "12abc"));
     assert_int_equal(parse(&c, 3, zero, errmsg), REG_INVALID_ARGUMENT);
+    assert_int_equal(parse(&c, 3, reserved, errmsg), REG_INVALID_ARGUMENT);
     assert_int_equal(parse(&c, 2, missing, errmsg), REG_INVALID_ARGUMENT);
     assert_int_equal(parse(&c, 2, stray, errmsg), REG_INVALID_ARGUMENT);
     assert_int_equal(parse(&c, 2, badbool, errmsg), REG_INVALID_ARGUMENT);
