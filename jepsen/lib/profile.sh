@@ -54,7 +54,13 @@ case "$PROFILE" in
   nightly)
     PARTS=" ${JEPSEN_NIGHTLY_PARTS:-matrix canaries controls} "
     T=${JEPSEN_NIGHTLY_S:-200}
+    # JEPSEN_MATRIX_SHARD=K/N runs every N-th matrix entry from the K-th
+    # (0-based), so N machines (or N namespaced runs on one) share it.
+    IFS=/ read -r SHARD_K SHARD_N <<<"${JEPSEN_MATRIX_SHARD:-0/1}"
+    [[ "$SHARD_K" =~ ^[0-9]+$ && "$SHARD_N" =~ ^[1-9][0-9]*$ && "$SHARD_K" -lt "$SHARD_N" ]] ||
+      { echo "profile: JEPSEN_MATRIX_SHARD must be K/N with 0 <= K < N" >&2; exit 2; }
     if [[ "$PARTS" == *" matrix "* ]]; then
+      m=0
       for spec in none:registry partition:registry kill:durability stop:registry \
                   disk:durability member:registry partition,stop:registry \
                   partition,kill:durability partition,member:members \
@@ -63,6 +69,8 @@ case "$PROFILE" in
                   lost-unsynced:durability lost-unsynced-all:durability \
                   pause-leader:kick-fanout partition-leader:kick-fanout \
                   lagging-quorum:registry; do
+        m=$((m + 1))
+        [ $(( (m - 1) % SHARD_N )) = "$SHARD_K" ] || continue
         one 5 "$T" "${spec%%:*}" "${spec#*:}" "$CANARY" && pass=$((pass+1)) || fail=$((fail+1))
       done
     fi
