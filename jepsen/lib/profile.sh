@@ -110,7 +110,11 @@ case "$PROFILE" in
       done
       python3 "$HERE/report/canaries.py" "$SUMMARY/canaries.jsonl" >"$SUMMARY/canaries.md"
       cat "$SUMMARY/canaries.md"
-      if grep -q '"detected":false' "$SUMMARY/canaries.jsonl"; then fail=$((fail+1)); fi
+      # The bar: every canary is detected by the suite (by at
+      # least one of its runs); the table gives the rate per fault.
+      if ! python3 "$HERE/report/canaries.py" --check "$SUMMARY/canaries.jsonl"; then
+        fail=$((fail+1))
+      fi
     fi
     # Controls: the normal build under every fault, workload and setting a
     # canary ran with must pass, so a detection is the canary's doing.

@@ -5,6 +5,7 @@ the NO_INIT_BARRIER canary is caught), so like pilot-check it is held to
 valid and invalid cases; fault_windows and scan_logs decide the fault
 bands and the "crash in a node log" verdict. Standard library only."""
 import os
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -106,6 +107,35 @@ class LogScan(unittest.TestCase):
             kinds = sorted(x["kind"] for x in report.scan_logs(d))
             self.assertEqual(len(kinds), 2)
             self.assertIn("sanitizer", kinds)
+
+
+class CanaryVerdict(unittest.TestCase):
+    """canaries.py --check: the nightly fails unless every canary was
+    detected by at least one of its runs."""
+    def run_check(self, rows):
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+            for r in rows:
+                f.write('{"canary":"%s","fault":"%s","workload":"w","run":1,"detected":%s}\n'
+                        % (r[0], r[1], "true" if r[2] else "false"))
+        try:
+            script = os.path.join(os.path.dirname(ready.__file__), "canaries.py")
+            return subprocess.run([sys.executable, script, "--check", f.name],
+                                  capture_output=True, text=True)
+        finally:
+            os.unlink(f.name)
+
+    def test_one_detection_per_canary_passes(self):
+        p = self.run_check([("A", "kill", True), ("A", "partition", False), ("B", "kill", True)])
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_a_canary_never_detected_fails_and_is_named(self):
+        p = self.run_check([("A", "kill", True), ("B", "kill", False), ("B", "pause", False)])
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("canary B was never detected", p.stderr)
+        self.assertNotIn("canary A", p.stderr)
+
+    def test_no_runs_at_all_fails(self):
+        self.assertEqual(self.run_check([]).returncode, 1)
 
 
 if __name__ == "__main__":
