@@ -6,8 +6,9 @@
  * entry, apply one committed entry, snapshot, restore). Everything else about
  * raft lives here: group-committed proposals, linearizable reads through
  * coalesced barriers, the leader monitor (leader-init barrier, leader hint,
- * fail-stop), the dead-leader fast path (failover.c), membership changes, snapshots, the authenticated peer transport
- * and the node's lifecycle on one libuv loop.
+ * fail-stop), the dead-leader fast path (failover.c), membership changes,
+ * snapshots, the authenticated peer transport, the ordering of raft_uv's log
+ * barriers (io_order.c) and the node's lifecycle on one libuv loop.
  *
  * Threading: none. Every function must be called on the loop thread given to
  * glue_init; every callback runs on that thread.
@@ -309,6 +310,8 @@ struct glue_status
     uint64_t entries;        /* entries proposed by this node */
     uint64_t barriers;       /* read barriers issued */
     uint64_t config_refreshes; /* configuration refreshes queued (member.c) */
+    uint64_t log_truncates;    /* log truncations handed to raft_uv */
+    uint64_t barriers_deferred; /* truncates/snapshot puts held back (io_order.c) */
     uint64_t reads;          /* reads served */
     uint64_t commit_latency_ms_last; /* proposal -> callback, last entry */
     uint64_t commit_latency_ms_max;

@@ -99,6 +99,50 @@ struct glue__fo
     uint64_t n_probes, n_refused, n_alive, n_inconclusive, n_fast;
 };
 
+/* io_order.c: the raft_io raft is given in production, in front of
+ * raft_uv, so that only one log barrier is in raft_uv at a time. */
+enum glue__io_busy {
+    GLUE__IO_IDLE = 0,
+    GLUE__IO_TRUNCATE, /* until the first append after it completes */
+    GLUE__IO_PUT,      /* until its callback */
+    GLUE__IO_DONE,     /* finished; raft_uv unblocks before the next flush */
+};
+
+enum glue__io_op_kind { GLUE__IO_OP_APPEND = 1, GLUE__IO_OP_TRUNCATE, GLUE__IO_OP_PUT };
+
+/* A log call that waits behind a barrier, with raft's arguments as given. */
+struct glue__io_op
+{
+    int kind;
+    struct raft_io_append *append;
+    const struct raft_entry *entries;
+    unsigned n;
+    raft_io_append_cb append_cb;
+    raft_index index;
+    unsigned trailing;
+    struct raft_io_snapshot_put *put;
+    const struct raft_snapshot *snapshot;
+    raft_io_snapshot_put_cb put_cb;
+    struct glue__io_op *next;
+};
+
+struct glue__io
+{
+    struct raft_io io;      /* what raft calls; impl points back here */
+    struct raft_io *inner;  /* raft_uv */
+    int busy;               /* enum glue__io_busy */
+    struct raft_io_append *marker; /* first append after the truncate */
+    raft_io_append_cb marker_cb;
+    struct raft_io_snapshot_put *put_req;
+    raft_io_snapshot_put_cb put_cb;
+    struct glue__io_op *head, *tail; /* calls waiting, in raft's order */
+    bool closing;
+    int truncate_failed;    /* raft_uv refused a queued truncate: fail-stop */
+    uint64_t n_deferred;    /* barriers that had to wait */
+    uint64_t n_truncates;
+    struct glue__io *next_shim;
+};
+
 enum glue__phase {
     GLUE__INIT = 0,    /* glue_init done, not started */
     GLUE__RUNNING,
@@ -119,7 +163,8 @@ struct glue
     /* raft objects; in fixture mode r points into the fixture. */
     struct raft *r;
     struct raft own_raft;
-    struct raft_io io;
+    struct raft_io io;         /* raft_uv */
+    struct glue__io io_order;  /* raft's io in production (io_order.c) */
     struct raft_uv_transport transport;
     struct raft_fsm fsm;
     struct raft_tracer tracer;
@@ -214,6 +259,11 @@ void glue__fail_queued(struct glue *g, int status);
 /* read.c */
 void glue__reads_kick(struct glue *g);
 void glue__reads_fail(struct glue *g, int status);
+
+/* io_order.c */
+void glue__io_init(struct glue__io *s, struct raft_io *inner);
+void glue__io_flush(struct glue__io *s); /* once per loop iteration */
+void glue__io_fini(struct glue__io *s);  /* after raft_uv_close */
 
 /* monitor.c */
 void glue__monitor(struct glue *g);

@@ -117,6 +117,13 @@ void glue__monitor(struct glue *g)
     if (g->r == NULL || !g->started || g->phase != GLUE__RUNNING) {
         return;
     }
+    if (!g->fixture) {
+        glue__io_flush(&g->io_order);
+        if (g->io_order.truncate_failed != 0 && !g->failed) {
+            glue__fatal(g, REG_INTERNAL, "log truncate failed: %s",
+                        raft_strerror(g->io_order.truncate_failed));
+        }
+    }
     if (g->failed) {
         monitor_failed(g);
         return;

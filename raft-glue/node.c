@@ -356,9 +356,12 @@ static void on_raft_closed(struct raft *r)
     struct glue *g = r->data;
 
     raft_uv_close(&g->io);
+    glue__io_fini(&g->io_order);
     glue__transport_close(&g->transport);
     g->raft_inited = false;
-    glue__logf(g, GLUE_LOG_INFO, "raft closed");
+    glue__logf(g, GLUE_LOG_INFO, "raft closed (%llu log truncates, %llu held back behind "
+               "another barrier)", (unsigned long long)g->io_order.n_truncates,
+               (unsigned long long)g->io_order.n_deferred);
     g->phase = GLUE__CLOSED;
     if (g->failed && !g->fail_reported) {
         g->fail_reported = true;
@@ -452,7 +455,8 @@ int glue_init(struct glue **out, struct uv_loop_s *loop, const struct glue_confi
     raft_uv_set_tracer(&g->io, &g->tracer);
     raft_uv_set_connect_retry_delay(&g->io, 250);
     g->r = &g->own_raft;
-    rv = raft_init(g->r, &g->io, &g->fsm, g->id, g->address);
+    glue__io_init(&g->io_order, &g->io);
+    rv = raft_init(g->r, &g->io_order.io, &g->fsm, g->id, g->address);
     if (rv != 0) {
         reg_errmsgf(errmsg, "raft_init: %s (%s)", rv > 0 ? raft_strerror(rv) : "version",
                     raft_errmsg(g->r));
@@ -475,6 +479,7 @@ int glue_init(struct glue **out, struct uv_loop_s *loop, const struct glue_confi
 
 err_after_io:
     raft_uv_close(&g->io);
+    glue__io_fini(&g->io_order);
 err_after_transport:
     glue__transport_close(&g->transport);
 err_after_alloc:

@@ -85,6 +85,8 @@ void glue_status(struct glue *g, struct glue_status *st)
     st->entries = g->n_entries;
     st->barriers = g->n_barriers;
     st->config_refreshes = g->n_config_refreshes;
+    st->log_truncates = g->fixture ? 0 : g->io_order.n_truncates;
+    st->barriers_deferred = g->fixture ? 0 : g->io_order.n_deferred;
     st->reads = g->n_reads;
     st->commit_latency_ms_last = g->lat_last;
     st->commit_latency_ms_max = g->lat_max;

@@ -539,6 +539,10 @@ def main():
     for v in res["verdicts"]:
         if v["verdict"] != "valid":
             print("jepsen: %s: %s %s" % (v["checker"], v["verdict"], v["detail"]))
+    # CI keeps only the console: name the first findings so a failure there
+    # can be diagnosed without the run directory.
+    for f in res["log_findings"][:5]:
+        print("jepsen: node-logs: %s:%s: %s" % (f["file"], f.get("line_no", "-"), f["line"]))
     return 0 if res["valid"] else 1
 
 

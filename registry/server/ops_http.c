@@ -160,6 +160,13 @@ static void p_metrics(void *data, struct http_buf *b)
     http_prom_counter(b, "pilot_raft_config_refreshes_total",
                       "Configuration refreshes (raft 0.15 rollback mitigation).",
                       (double)st.config_refreshes);
+    http_prom_counter(b, "pilot_raft_log_truncates_total",
+                      "Conflicting log suffixes truncated on this node.",
+                      (double)st.log_truncates);
+    http_prom_counter(b, "pilot_raft_barriers_deferred_total",
+                      "Truncates and snapshot writes held back behind another "
+                      "(raft 0.15 dropped-barrier mitigation).",
+                      (double)st.barriers_deferred);
     http_prom_counter(b, "pilot_raft_leader_probes_total",
                       "TCP probes of a silent leader (fast failover).", (double)st.leader_probes);
     http_prom_counter(b, "pilot_raft_leader_probes_refused_total",
