@@ -136,6 +136,8 @@ struct glue__io
     struct raft_io_snapshot_put *put_req;
     raft_io_snapshot_put_cb put_cb;
     struct glue__io_op *head, *tail; /* calls waiting, in raft's order */
+    uint64_t held_since;    /* raft_uv time the queue last became non-empty */
+    bool held_warned;
     bool closing;
     int truncate_failed;    /* raft_uv refused a queued truncate: fail-stop */
     uint64_t n_deferred;    /* barriers that had to wait */

@@ -161,6 +161,7 @@ static int enqueue(struct glue__io *s, const struct glue__io_op *op)
         s->tail->next = q;
     } else {
         s->head = q;
+        s->held_since = s->inner->time(s->inner);
     }
     s->tail = q;
     return 0;
@@ -175,6 +176,15 @@ static struct glue__io_op *dequeue(struct glue__io *s)
         s->tail = NULL;
     }
     return q;
+}
+
+/* A barrier that waits only for the flush after a finished one (raft may
+ * start the next snapshot right away) is not counted as contention. */
+static void count_wait(struct glue__io *s)
+{
+    if (s->head != NULL || s->busy == GLUE__IO_TRUNCATE || s->busy == GLUE__IO_PUT) {
+        s->n_deferred++;
+    }
 }
 
 static bool is_barrier(const struct glue__io_op *op)
@@ -331,7 +341,7 @@ static int m_truncate(struct raft_io *io, raft_index index)
 
     if (s->head != NULL || s->busy != GLUE__IO_IDLE) {
         struct glue__io_op op = {.kind = GLUE__IO_OP_TRUNCATE, .index = index};
-        s->n_deferred++;
+        count_wait(s);
         return enqueue(s, &op);
     }
     return fwd_truncate(s, index);
@@ -346,7 +356,7 @@ static int m_snapshot_put(struct raft_io *io, unsigned trailing,
     if (s->head != NULL || s->busy != GLUE__IO_IDLE) {
         struct glue__io_op op = {.kind = GLUE__IO_OP_PUT, .trailing = trailing, .put = req,
                                  .snapshot = snapshot, .put_cb = cb};
-        s->n_deferred++;
+        count_wait(s);
         return enqueue(s, &op);
     }
     return fwd_put(s, trailing, req, snapshot, cb);

@@ -110,6 +110,20 @@ static void monitor_failed(struct glue *g)
     glue__close_raft(g);
 }
 
+/* A barrier that never finishes holds every later log write: say so. */
+static void io_order_watch(struct glue *g)
+{
+    struct glue__io *s = &g->io_order;
+
+    if (s->head == NULL) {
+        s->held_warned = false;
+    } else if (!s->held_warned && glue__now(g) - s->held_since > 10000) {
+        s->held_warned = true;
+        glue__logf(g, GLUE_LOG_WARN, "log writes held behind an unfinished %s for over 10 s",
+                   s->busy == GLUE__IO_PUT ? "snapshot write" : "truncate");
+    }
+}
+
 void glue__monitor(struct glue *g)
 {
     int state;
@@ -119,6 +133,7 @@ void glue__monitor(struct glue *g)
     }
     if (!g->fixture) {
         glue__io_flush(&g->io_order);
+        io_order_watch(g);
         if (g->io_order.truncate_failed != 0 && !g->failed) {
             glue__fatal(g, REG_INTERNAL, "log truncate failed: %s",
                         raft_strerror(g->io_order.truncate_failed));
