@@ -107,14 +107,26 @@ static bool is_closed(void)
     return io_closed;
 }
 
-static void open_io(void)
+/* io->load, which must succeed and start the log at index 1. */
+static void load(struct raft_io *io, struct raft_snapshot **s, struct raft_entry **entries,
+                 size_t *n)
 {
     raft_term term;
     raft_id vote;
-    struct raft_snapshot *s = NULL;
     raft_index start;
-    struct raft_entry *entries = NULL;
-    size_t n = 0;
+
+    *s = NULL;
+    *entries = NULL;
+    *n = 0;
+    assert_int_equal(io->load(io, &term, &vote, s, &start, entries, n), 0);
+    assert_int_equal(start, 1);
+}
+
+static void open_io(void)
+{
+    struct raft_snapshot *s;
+    struct raft_entry *entries;
+    size_t n;
 
     assert_int_equal(raft_uv_tcp_init(&transport, &loop), 0);
     assert_int_equal(raft_uv_init(&uvio, &loop, dir, &transport), 0);
@@ -123,7 +135,7 @@ static void open_io(void)
     glue__io_init(&shim, &uvio);
     shim.io.data = &shim; /* raft would put itself here */
     assert_int_equal(shim.io.init(&shim.io, 1, "127.0.0.1:1"), 0);
-    assert_int_equal(shim.io.load(&shim.io, &term, &vote, &s, &start, &entries, &n), 0);
+    load(&shim.io, &s, &entries, &n);
     assert_null(s);
     assert_int_equal(n, 0);
     assert_int_equal(uv_prepare_init(&loop, &flusher), 0);
@@ -155,19 +167,15 @@ static void assert_log(const uint64_t *want, size_t n_want)
 {
     struct raft_uv_transport t;
     struct raft_io io;
-    raft_term term;
-    raft_id vote;
-    struct raft_snapshot *s = NULL;
-    raft_index start;
-    struct raft_entry *entries = NULL;
-    size_t n = 0;
+    struct raft_snapshot *s;
+    struct raft_entry *entries;
+    size_t n;
     void *batch = NULL;
 
     assert_int_equal(raft_uv_tcp_init(&t, &loop), 0);
     assert_int_equal(raft_uv_init(&io, &loop, dir, &t), 0);
     assert_int_equal(io.init(&io, 1, "127.0.0.1:1"), 0);
-    assert_int_equal(io.load(&io, &term, &vote, &s, &start, &entries, &n), 0);
-    assert_int_equal(start, 1);
+    load(&io, &s, &entries, &n);
     assert_int_equal(n, n_want);
     for (size_t i = 0; i < n; i++) {
         uint64_t v;
