@@ -131,6 +131,23 @@ def parse_check(path):
     return verdicts
 
 
+RAFT_CLOSED = re.compile(r"raft closed \((\d+) log truncates, (\d+) held back")
+
+
+def raft_io_counts(run_dir):
+    """Log truncations and barriers raft-glue held back (io_order.c), summed
+    over every node process that shut down cleanly (killed ones log none)."""
+    out = {"log_truncates": 0, "barriers_held_back": 0}
+    for path in glob.glob(os.path.join(run_dir, "nodes", "*", "node.log")):
+        with open(path, errors="replace") as f:
+            for line in f:
+                m = RAFT_CLOSED.search(line)
+                if m:
+                    out["log_truncates"] += int(m.group(1))
+                    out["barriers_held_back"] += int(m.group(2))
+    return out
+
+
 def scan_logs(run_dir):
     found = []
     for path in sorted(glob.glob(os.path.join(run_dir, "nodes", "*", "*"))):
@@ -431,7 +448,7 @@ def analyse(run_dir, args):
                "latency": latency, "failover": failover, "recovery_after_heal": recovery,
                "elections": elections, "kick_propagation": kick,
                "acknowledged_writes_lost": lost, "faults": faults, "log_findings": logs[:50],
-               "unexpected_exits": unexpected}
+               "unexpected_exits": unexpected, "raft_io": raft_io_counts(run_dir)}
     names = sorted({m["node"] for m in monitor}, key=lambda n: int(n[1:]))
     svgs = {"timeline": timeline_svg(ops, wins, t_end), "latency": latency_svg(ops, wins, t_end),
             "rate": rate_svg(ops, wins, t_end), "roles": roles_svg(monitor, wins, t_end, names)}
@@ -476,7 +493,11 @@ def write_html(run_dir, res, svgs):
                         html.escape(x["detail"])))
     parts.append("</table>")
     parts.append("<p>Acknowledged writes lost: <b>%d</b> (must be 0). Elections (terms with a "
-                 "leader): %d.</p>" % (res["acknowledged_writes_lost"], res["elections"]))
+                 "leader): %d. Log truncations: %d; truncates or snapshot writes held back "
+                 "behind another (io_order.c): %d (summed over the nodes that shut down "
+                 "cleanly).</p>" % (res["acknowledged_writes_lost"], res["elections"],
+                                   res["raft_io"]["log_truncates"],
+                                   res["raft_io"]["barriers_held_back"]))
     parts.append("<h2>Timeline</h2><p>%s</p>%s" % (legend, svgs["timeline"]))
     parts.append("<h2>Latency</h2>%s<h2>Throughput</h2>%s" % (svgs["latency"], svgs["rate"]))
     parts.append("<h2>Leader and term per node</h2><p>%s</p>%s" % (
