@@ -134,9 +134,9 @@ static int cmd_status(struct jw_run *run)
         if (open_status_client(run, i, &cl) == REG_OK) {
             node_status(cl, &st);
         }
-        printf("%s %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %d %" PRIu64 "\n", run->names[i],
+        printf("%s %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %d %" PRIu64 " %s\n", run->names[i],
                st.up ? st.state : "down", st.term, st.applied, st.commit, st.ready ? 1 : 0,
-               st.leader);
+               st.leader, st.hash[0] != '\0' ? st.hash : "-");
         cl_close(cl);
     }
     return 0;

@@ -406,6 +406,11 @@ def analyse(run_dir, args):
                      "detail": "a ready leader after the final heal within %s ms"
                      % recovery["all_nodes_up_with_leader_ms"] if args.recovered else
                      "no ready leader within 60 s of the final heal (cluster did not recover)"})
+    if args.restart_failed is not None and args.recovered:
+        verdicts.append({"checker": "restart", "verdict": "invalid" if args.restart_failed
+                         else "valid", "detail": ("after a clean stop: " + args.restart_failed)
+                         if args.restart_failed else "every node restarted from its own disk; "
+                         "one ready leader, equal applied index and state hash"})
     unexpected = (args.unexpected or "").split()
     verdicts.append({"checker": "unexpected-exits", "verdict": "invalid" if unexpected else "valid",
                      "detail": ("nodes dead without a nemesis kill: " + " ".join(unexpected))
@@ -552,6 +557,7 @@ def main():
     ap.add_argument("--heal-time", type=int, default=None)
     ap.add_argument("--unexpected", default="")
     ap.add_argument("--recovered", type=int, default=1)
+    ap.add_argument("--restart-failed", default=None)
     args = ap.parse_args()
     res, svgs = analyse(args.run_dir, args)
     with open(os.path.join(args.run_dir, "results.json"), "w") as f:
