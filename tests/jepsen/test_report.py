@@ -12,6 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "jepsen", "report"))
+import agree  # noqa: E402
 import ready  # noqa: E402
 import report  # noqa: E402
 
@@ -107,6 +108,46 @@ class LogScan(unittest.TestCase):
             kinds = sorted(x["kind"] for x in report.scan_logs(d))
             self.assertEqual(len(kinds), 2)
             self.assertIn("sanitizer", kinds)
+
+
+class RaftIoCounts(unittest.TestCase):
+    def test_shutdown_lines_are_summed_over_nodes_and_lifetimes(self):
+        with tempfile.TemporaryDirectory() as d:
+            for n, text in (("n1", 'msg="raft closed (2 log truncates, 1 held back behind '
+                                   'another barrier)"\nmsg="raft closed (1 log truncates, 0 held '
+                                   'back behind another barrier)"\n'),
+                            ("n2", "killed: no shutdown line\n")):
+                os.makedirs(os.path.join(d, "nodes", n))
+                with open(os.path.join(d, "nodes", n, "node.log"), "w") as f:
+                    f.write(text)
+            self.assertEqual(report.raft_io_counts(d),
+                             {"log_truncates": 3, "barriers_held_back": 1})
+
+
+class RestartAgreement(unittest.TestCase):
+    """agree.py decides the restart check."""
+    OK = ["n1 follower 4 825 868 0 2 aa", "n2 leader 4 825 868 1 2 aa",
+          "n3 follower 4 825 868 0 2 aa"]
+
+    def test_agreement(self):
+        self.assertIsNone(agree.disagreement(self.OK, 3))
+
+    def test_a_node_that_did_not_start(self):
+        lines = self.OK[:2] + ["n3 down 0 0 0 0 0 -"]
+        self.assertEqual(agree.disagreement(lines, 3), "down: n3")
+
+    def test_no_ready_leader_or_two(self):
+        self.assertEqual(agree.disagreement([ln.replace(" 1 2 ", " 0 2 ") for ln in self.OK], 3),
+                         "0 ready leaders")
+        lines = self.OK[:2] + ["n3 leader 4 825 868 1 2 aa"]
+        self.assertEqual(agree.disagreement(lines, 3), "2 ready leaders")
+
+    def test_different_hash_or_applied_index(self):
+        self.assertIn("differ", agree.disagreement(self.OK[:2] + ["n3 follower 4 825 868 0 2 bb"], 3))
+        self.assertIn("differ", agree.disagreement(self.OK[:2] + ["n3 follower 4 824 868 0 2 aa"], 3))
+
+    def test_missing_rows(self):
+        self.assertEqual(agree.disagreement(self.OK[:2], 3), "2 of 3 nodes answered")
 
 
 class CanaryVerdict(unittest.TestCase):
