@@ -85,10 +85,18 @@ case "$PROFILE" in
     # processes (more writes in flight when a fault strikes) give each
     # window more chances: with 10 processes the rate stays near 37 ops/s
     # and EARLY_ACK / LOST_AS_FAIL are caught in about half the runs.
+    # LOST_AS_FAIL needs a client that hears the deposed leader's failure
+    # and cannot retry elsewhere (the retry, same request id, would be
+    # deduplicated into the original's result): a cut-off leader's own
+    # clients under partition-leader. A paused leader's clients mostly time
+    # out first (info; caught once in four pause-leader runs); the members workload's
+    # frequent set reads show a failed kick or join that applied at once.
+    # Two runs of each (JEPSEN_CANARY_RUNS) because single runs catch the
+    # timing-bound canaries about half the time.
     TC=${JEPSEN_CANARY_S:-120}
     CANARY_SPECS=(NO_READ_BARRIER:slow-leader:kick-fanout NO_READ_BARRIER:partition-leader:kick-fanout
                   EARLY_ACK:partition-leader:registry EARLY_ACK:kill:registry
-                  LOST_AS_FAIL:partition-leader:registry LOST_AS_FAIL:pause-leader:registry
+                  LOST_AS_FAIL:partition-leader:registry LOST_AS_FAIL:partition-leader:members
                   NO_FSYNC:lost-unsynced-all:durability NO_FSYNC:lost-unsynced:durability
                   NO_DEDUP:kill:registry NO_DEDUP:partition:registry
                   NO_INIT_BARRIER:lagging-quorum:registry:300 NO_INIT_BARRIER:lagging-quorum:kick-fanout:300)
@@ -101,7 +109,7 @@ case "$PROFILE" in
       for spec in "${CANARY_SPECS[@]}"; do
         IFS=: read -r c f w dl <<<"$spec"
         canary_args "$dl"
-        for rep in $(seq 1 "${JEPSEN_CANARY_RUNS:-1}"); do
+        for rep in $(seq 1 "${JEPSEN_CANARY_RUNS:-2}"); do
           mine || continue
           # Detected means a checker said invalid; a run that broke for
           # another reason (build, setup, no recovery) is not a detection.
