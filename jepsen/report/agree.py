@@ -13,8 +13,10 @@ import sys
 def disagreement(lines, n):
     """None if the status lines show agreement, else the reason."""
     rows = [ln.split() for ln in lines if ln.strip()]
-    if len(rows) != n or any(len(r) < 8 for r in rows):
-        return "%d of %d nodes answered" % (len(rows), n)
+    if len(rows) != n:
+        return "%d of %d nodes listed" % (len(rows), n)
+    if any(len(r) < 8 for r in rows):
+        return "status lines without a state hash (a pilot-jepsen-client older than the run?)"
     down = [r[0] for r in rows if r[1] == "down" or r[7] == "-"]
     if down:
         return "down: " + " ".join(down)

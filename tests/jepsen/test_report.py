@@ -147,7 +147,9 @@ class RestartAgreement(unittest.TestCase):
         self.assertIn("differ", agree.disagreement(self.OK[:2] + ["n3 follower 4 824 868 0 2 aa"], 3))
 
     def test_missing_rows(self):
-        self.assertEqual(agree.disagreement(self.OK[:2], 3), "2 of 3 nodes answered")
+        self.assertEqual(agree.disagreement(self.OK[:2], 3), "2 of 3 nodes listed")
+        self.assertIn("without a state hash",
+                      agree.disagreement([ln.rsplit(" ", 1)[0] for ln in self.OK], 3))
 
 
 class CanaryVerdict(unittest.TestCase):
